@@ -1,0 +1,44 @@
+/*
+ * The kernel front-end: cltrackd's end of <pipefs>/nfsd/cld.
+ *
+ * The node is normally the kernel's rpc_pipefs pipe.  As a test seam,
+ * when the node is a unix SOCK_SEQPACKET socket, cltrackd connects to it
+ * and exchanges the same messages, one message per record.
+ */
+#ifndef CLTRACK_CLD_H
+#define CLTRACK_CLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <talloc.h>
+#include <tevent.h>
+
+#include "batch.h"
+#include "store.h"
+
+struct cld_context;
+
+struct cld_stats {
+	uint64_t upcalls[6];	/* by enum cld_command */
+	uint64_t unknown_cmd;
+	uint64_t invalid;	/* names refused with -EINVAL */
+	uint64_t garbage;	/* unreadable messages */
+	uint64_t opens;
+	uint64_t write_errors;
+	uint64_t store_errors;	/* replies of -EREMOTEIO */
+	uint64_t reclaim_sent;	/* records sent by the last GraceStart */
+	uint64_t reclaim_usec;	/* time the last GraceStart list took */
+	bool connected;
+	bool is_socket;
+};
+
+/**
+ * @brief Watch <pipefs_dir>/nfsd and open the cld node when it exists.
+ */
+int cld_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+	     const char *pipefs_dir, struct store_context *store,
+	     struct batch_context *batch, struct cld_context **result);
+
+const struct cld_stats *cld_get_stats(struct cld_context *cld);
+
+#endif

@@ -1,0 +1,511 @@
+/*
+ * Epochs and grace; the rules are in grace.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "grace.h"
+#include "logging.h"
+
+static const uint8_t grace_key[] = RECORD_GRACE_KEY;
+#define GRACE_KEYLEN (sizeof(grace_key) - 1)
+
+bool grace_is_reclaimable(const struct grace_record *g,
+			  const struct client_record *rec)
+{
+	if (g->recovery == 0) {
+		return false;
+	}
+	if (rec->epoch == g->recovery) {
+		return true;
+	}
+	return rec->epoch == g->current && rec->prev_epoch == g->recovery;
+}
+
+/*
+ * Rebuilding a damaged grace record: the highest epoch in use becomes C,
+ * so every record stays where a new grace will find it (R := C then).
+ */
+struct max_epoch_state {
+	uint64_t max;
+	uint64_t corrupt;
+};
+
+static int max_epoch_cb(const uint8_t *key, size_t keylen,
+			const uint8_t *val, size_t vallen, void *private_data)
+{
+	struct max_epoch_state *state = private_data;
+	struct client_record rec;
+	const uint8_t *id = NULL;
+	size_t idlen;
+
+	if (!client_key_parse(key, keylen, &id, &idlen)) {
+		return 0;
+	}
+	if (client_record_pull(val, vallen, &rec) != 0) {
+		state->corrupt += 1;
+		return 0;
+	}
+	if (rec.epoch > state->max) {
+		state->max = rec.epoch;
+	}
+	return 0;
+}
+
+int grace_txn_load(struct store_txn *txn, struct grace_txn *gt)
+{
+	struct max_epoch_state state = {};
+	uint8_t *val = NULL;
+	size_t vallen = 0;
+	int ret;
+
+	ret = store_txn_fetch(txn, NULL, grace_key, GRACE_KEYLEN, &val,
+			      &vallen);
+	if (ret == ENOENT) {
+		grace_record_init(&gt->g);
+		gt->grace_dirty = true;
+		return 0;
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = grace_record_pull(val, vallen, &gt->g);
+	talloc_free(val);
+	if (ret == 0) {
+		return 0;
+	}
+
+	ret = store_txn_traverse(txn, max_epoch_cb, &state);
+	if (ret != 0) {
+		return ret;
+	}
+	grace_record_init(&gt->g);
+	if (state.max > gt->g.current) {
+		gt->g.current = state.max;
+	}
+	gt->grace_dirty = true;
+	gt->corrupt += 1 + state.corrupt;
+	D_ERR("The grace record is damaged; rebuilt it with current epoch "
+	      "%llu and no grace running", (unsigned long long)gt->g.current);
+	return 0;
+}
+
+int grace_txn_save(struct store_txn *txn, struct grace_txn *gt)
+{
+	uint8_t buf[RECORD_GRACE_FIXED +
+		    RECORD_MAX_MEMBERS * RECORD_MEMBER_SIZE];
+	size_t len;
+
+	if (!gt->grace_dirty) {
+		return 0;
+	}
+	len = grace_record_push(&gt->g, buf, sizeof(buf));
+	if (len == 0) {
+		return EINVAL;
+	}
+	gt->grace_dirty = false;
+	return store_txn_store(txn, grace_key, GRACE_KEYLEN, buf, len);
+}
+
+static int client_fetch(struct store_txn *txn, const uint8_t *key,
+			size_t keylen, struct client_record *rec, bool *found,
+			struct grace_txn *gt)
+{
+	uint8_t *val = NULL;
+	size_t vallen = 0;
+	int ret;
+
+	*found = false;
+	ret = store_txn_fetch(txn, NULL, key, keylen, &val, &vallen);
+	if (ret == ENOENT) {
+		return 0;
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = client_record_pull(val, vallen, rec);
+	talloc_free(val);
+	if (ret != 0) {
+		/* An unreadable record is overwritten or removed as if absent */
+		gt->corrupt += 1;
+		return 0;
+	}
+	*found = true;
+	return 0;
+}
+
+static int client_store(struct store_txn *txn, const uint8_t *key,
+			size_t keylen, const struct client_record *rec)
+{
+	uint8_t buf[RECORD_CLIENT_FIXED + RECORD_PRINCHASH_SIZE +
+		    RECORD_ADDR_MAX];
+	size_t len;
+
+	len = client_record_push(rec, buf, sizeof(buf));
+	if (len == 0) {
+		return EINVAL;
+	}
+	return store_txn_store(txn, key, keylen, buf, len);
+}
+
+/*
+ * Epoch-wide changes (the undo at a restart during grace, and the purge)
+ * first collect what to change, then change it, so that no backend has to
+ * support writes during its traverse.
+ */
+struct epoch_sweep {
+	TALLOC_CTX *mem_ctx;
+	const struct grace_record *g;
+	bool purge;		/* true: purge; false: undo epoch C */
+	struct sweep_item {
+		uint8_t *key;
+		size_t keylen;
+		bool del;
+		struct client_record rec;
+	} *items;
+	size_t n;
+	uint64_t corrupt;
+};
+
+static int epoch_sweep_cb(const uint8_t *key, size_t keylen,
+			  const uint8_t *val, size_t vallen, void *private_data)
+{
+	struct epoch_sweep *sw = private_data;
+	struct client_record rec;
+	struct sweep_item item = {};
+	const uint8_t *id = NULL;
+	size_t idlen;
+
+	if (!client_key_parse(key, keylen, &id, &idlen)) {
+		return 0;
+	}
+	if (client_record_pull(val, vallen, &rec) != 0) {
+		sw->corrupt += 1;
+		return 0;
+	}
+
+	if (sw->purge) {
+		if (rec.epoch != sw->g->recovery) {
+			return 0;
+		}
+		item.del = true;
+	} else {
+		if (rec.epoch != sw->g->current) {
+			return 0;
+		}
+		if (rec.prev_epoch == sw->g->recovery) {
+			rec.epoch = sw->g->recovery;
+			rec.prev_epoch = 0;
+			item.rec = rec;
+		} else {
+			item.del = true;
+		}
+	}
+
+	if (sw->n % 1024 == 0) {
+		struct sweep_item *tmp = talloc_realloc(
+			sw->mem_ctx, sw->items, struct sweep_item,
+			sw->n + 1024);
+		if (tmp == NULL) {
+			return -1;
+		}
+		sw->items = tmp;
+	}
+	item.key = talloc_memdup(sw->items, key, keylen);
+	if (item.key == NULL) {
+		return -1;
+	}
+	item.keylen = keylen;
+	sw->items[sw->n++] = item;
+	return 0;
+}
+
+static int epoch_sweep(struct store_txn *txn, struct grace_txn *gt,
+		       bool purge, uint64_t *changed)
+{
+	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
+	struct epoch_sweep sw = {
+		.mem_ctx = tmp_ctx,
+		.g = &gt->g,
+		.purge = purge,
+	};
+	size_t i;
+	int ret;
+
+	if (tmp_ctx == NULL) {
+		return ENOMEM;
+	}
+	ret = store_txn_traverse(txn, epoch_sweep_cb, &sw);
+	if (ret != 0) {
+		goto done;
+	}
+	if (sw.items == NULL && sw.n != 0) {
+		ret = ENOMEM;
+		goto done;
+	}
+	for (i = 0; i < sw.n; i++) {
+		struct sweep_item *it = &sw.items[i];
+
+		if (it->del) {
+			ret = store_txn_delete(txn, it->key, it->keylen);
+		} else {
+			ret = client_store(txn, it->key, it->keylen, &it->rec);
+		}
+		if (ret != 0) {
+			goto done;
+		}
+	}
+	gt->corrupt += sw.corrupt;
+	*changed = sw.n;
+	ret = 0;
+done:
+	talloc_free(tmp_ctx);
+	return ret;
+}
+
+static int op_grace_start(struct store_txn *txn, struct grace_txn *gt)
+{
+	uint64_t changed = 0;
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		gt->g.recovery = gt->g.current;
+		gt->g.current += 1;
+		gt->g.start_time = gt->now;
+		gt->grace_dirty = true;
+		D_NOTICE("Grace started: recovery epoch %llu, current epoch "
+			 "%llu", (unsigned long long)gt->g.recovery,
+			 (unsigned long long)gt->g.current);
+		return 0;
+	}
+
+	/* nfsd restarted during grace: keep the recovery set, drop the rest */
+	ret = epoch_sweep(txn, gt, false, &changed);
+	if (ret != 0) {
+		return ret;
+	}
+	D_NOTICE("nfsd restarted during grace: recovery epoch %llu kept, "
+		 "%llu creates of the interrupted grace undone",
+		 (unsigned long long)gt->g.recovery,
+		 (unsigned long long)changed);
+	return 0;
+}
+
+static int op_grace_done(struct store_txn *txn, struct grace_txn *gt)
+{
+	uint64_t purged = 0;
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		ret = op_grace_start(txn, gt);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	ret = epoch_sweep(txn, gt, true, &purged);
+	if (ret != 0) {
+		return ret;
+	}
+	D_NOTICE("Grace done: %llu records of epoch %llu not reclaimed and "
+		 "purged", (unsigned long long)purged,
+		 (unsigned long long)gt->g.recovery);
+	gt->g.recovery = 0;
+	gt->g.start_time = 0;
+	gt->g.deadline = 0;
+	gt->grace_dirty = true;
+	gt->purged += purged;
+	return 0;
+}
+
+static int op_create(struct store_txn *txn, struct grace_txn *gt,
+		     const uint8_t *key, size_t keylen, struct grace_op *op)
+{
+	struct client_record old;
+	struct client_record rec = {
+		.epoch = gt->g.current,
+		.created = gt->now,
+		.pnn = gt->pnn,
+		.flags = op->flags,
+		.princhash_len = op->princhash_len,
+	};
+	bool found;
+	int ret;
+
+	ret = client_fetch(txn, key, keylen, &old, &found, gt);
+	if (ret != 0) {
+		return ret;
+	}
+	if (found) {
+		rec.prev_epoch = (old.epoch != gt->g.current) ?
+			old.epoch : old.prev_epoch;
+		rec.flags |= old.flags & RECORD_F_LEGACY;
+	}
+	memcpy(rec.princhash, op->princhash, op->princhash_len);
+	return client_store(txn, key, keylen, &rec);
+}
+
+static int op_remove(struct store_txn *txn, struct grace_txn *gt,
+		     const uint8_t *key, size_t keylen)
+{
+	struct client_record rec;
+	bool found;
+	int ret;
+
+	ret = client_fetch(txn, key, keylen, &rec, &found, gt);
+	if (ret != 0) {
+		return ret;
+	}
+	if (!found) {
+		/* Also clears an unreadable record */
+		return store_txn_delete(txn, key, keylen);
+	}
+	if (rec.epoch != gt->g.current) {
+		/* Not created in this epoch: still reclaimable in this grace */
+		return 0;
+	}
+	if (gt->g.recovery != 0 && rec.prev_epoch == gt->g.recovery) {
+		rec.epoch = gt->g.recovery;
+		rec.prev_epoch = 0;
+		return client_store(txn, key, keylen, &rec);
+	}
+	return store_txn_delete(txn, key, keylen);
+}
+
+static int op_check(struct store_txn *txn, struct grace_txn *gt,
+		    const uint8_t *key, size_t keylen, struct grace_op *op)
+{
+	struct client_record rec;
+	bool found;
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		ret = op_grace_start(txn, gt);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	ret = client_fetch(txn, key, keylen, &rec, &found, gt);
+	if (ret != 0) {
+		return ret;
+	}
+	if (!found || !grace_is_reclaimable(&gt->g, &rec)) {
+		op->status = -EACCES;
+		return 0;
+	}
+	if (rec.epoch == gt->g.current) {
+		return 0;
+	}
+	rec.prev_epoch = rec.epoch;
+	rec.epoch = gt->g.current;
+	rec.created = gt->now;
+	rec.pnn = gt->pnn;
+	return client_store(txn, key, keylen, &rec);
+}
+
+int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
+		    struct grace_op *op)
+{
+	uint8_t *key = NULL;
+	size_t keylen = 0;
+	int ret;
+
+	op->status = 0;
+
+	switch (op->type) {
+	case GRACE_OP_GRACE_START:
+		return op_grace_start(txn, gt);
+	case GRACE_OP_GRACE_DONE:
+		return op_grace_done(txn, gt);
+	default:
+		break;
+	}
+
+	keylen = client_key_make(NULL, op->id, op->idlen, &key);
+	if (keylen == 0) {
+		op->status = -EINVAL;
+		return 0;
+	}
+	switch (op->type) {
+	case GRACE_OP_CREATE:
+		ret = op_create(txn, gt, key, keylen, op);
+		break;
+	case GRACE_OP_REMOVE:
+		ret = op_remove(txn, gt, key, keylen);
+		break;
+	case GRACE_OP_CHECK:
+		ret = op_check(txn, gt, key, keylen, op);
+		break;
+	default:
+		op->status = -EOPNOTSUPP;
+		ret = 0;
+		break;
+	}
+	talloc_free(key);
+	return ret;
+}
+
+int grace_read(struct store_context *store, struct grace_record *g)
+{
+	uint8_t *val = NULL;
+	size_t vallen = 0;
+	int ret;
+
+	ret = store_fetch(store, NULL, grace_key, GRACE_KEYLEN, &val, &vallen);
+	if (ret == ENOENT) {
+		grace_record_init(g);
+		return 0;
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	ret = grace_record_pull(val, vallen, g);
+	talloc_free(val);
+	return ret;
+}
+
+struct reclaim_state {
+	const struct grace_record *g;
+	grace_reclaim_fn fn;
+	void *private_data;
+	uint64_t corrupt;
+};
+
+static int reclaim_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
+		      size_t vallen, void *private_data)
+{
+	struct reclaim_state *state = private_data;
+	struct client_record rec;
+	const uint8_t *id = NULL;
+	size_t idlen;
+
+	if (!client_key_parse(key, keylen, &id, &idlen)) {
+		return 0;
+	}
+	if (client_record_pull(val, vallen, &rec) != 0) {
+		state->corrupt += 1;
+		return 0;
+	}
+	if (!grace_is_reclaimable(state->g, &rec)) {
+		return 0;
+	}
+	return state->fn(id, idlen, &rec, state->private_data);
+}
+
+int grace_reclaim_traverse(struct store_context *store,
+			   const struct grace_record *g,
+			   grace_reclaim_fn fn, void *private_data,
+			   uint64_t *corrupt)
+{
+	struct reclaim_state state = {
+		.g = g,
+		.fn = fn,
+		.private_data = private_data,
+	};
+	int ret;
+
+	ret = store_traverse(store, reclaim_cb, &state);
+	if (corrupt != NULL) {
+		*corrupt = state.corrupt;
+	}
+	return ret;
+}

@@ -1,0 +1,110 @@
+/*
+ * Epochs and grace: what each upcall does to the records.
+ *
+ * Single-host rules are nfsdcld's (spec/knfsd-upcalls.md §9.4), on one
+ * record per client instead of one table per epoch:
+ *
+ *   GraceStart, R == 0      R := C, C := C + 1
+ *   GraceStart, R != 0      nfsd restarted during grace: epochs kept;
+ *                           creates of the interrupted grace are undone
+ *                           (re-created records go back to epoch R,
+ *                           records new in C are deleted)
+ *   Create                  record epoch := C (prev_epoch := old epoch)
+ *   Remove                  delete the epoch-C record; a record that is
+ *                           still reclaimable in this grace stays so
+ *   Check (v0)              reclaimable record → re-created in C, 0;
+ *                           otherwise -EACCES
+ *   GraceDone               purge: delete every epoch-R record; R := 0
+ *
+ * Check and GraceDone with R == 0 run the GraceStart step first, as
+ * nfsdcld does for v0 kernels, which never send GraceStart.
+ *
+ * Reclaimable (the GraceStart list): epoch == R, or epoch == C with
+ * prev_epoch == R.
+ */
+#ifndef CLTRACK_GRACE_H
+#define CLTRACK_GRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "record.h"
+#include "store.h"
+
+enum grace_op_type {
+	GRACE_OP_CREATE,
+	GRACE_OP_REMOVE,
+	GRACE_OP_CHECK,
+	GRACE_OP_GRACE_START,
+	GRACE_OP_GRACE_DONE,
+};
+
+struct grace_op {
+	enum grace_op_type type;
+	uint16_t idlen;
+	uint8_t id[RECORD_ID_MAX];
+	uint8_t princhash_len;
+	uint8_t princhash[RECORD_PRINCHASH_SIZE];
+	uint32_t flags;		/* RECORD_F_* for a create */
+	int status;		/* result: 0 or -errno (e.g. -EACCES) */
+};
+
+/* What one transaction worked with: loaded at its start, saved at end. */
+struct grace_txn {
+	struct grace_record g;
+	bool grace_dirty;
+	uint32_t pnn;
+	uint64_t now;
+	uint64_t purged;	/* records deleted by GraceDone */
+	uint64_t corrupt;	/* unreadable records met */
+};
+
+/**
+ * @brief Load the grace record inside a transaction.
+ *
+ * A missing record means a new store (C = 1, R = 0).  An unreadable one
+ * is rebuilt from the client records (C = the highest epoch, R = 0) and
+ * reported, so a damaged record never stops the service.
+ */
+int grace_txn_load(struct store_txn *txn, struct grace_txn *gt);
+
+/**
+ * @brief Apply one operation; op->status receives its result.
+ * @return 0, or a store errno that must cancel the transaction.
+ */
+int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
+		    struct grace_op *op);
+
+/**
+ * @brief Store the grace record if an operation changed it.
+ */
+int grace_txn_save(struct store_txn *txn, struct grace_txn *gt);
+
+/**
+ * @brief Read the grace record from the local copy (no transaction).
+ */
+int grace_read(struct store_context *store, struct grace_record *g);
+
+/* Called for each reclaimable client; return non-zero to stop. */
+typedef int (*grace_reclaim_fn)(const uint8_t *id, size_t idlen,
+				const struct client_record *rec,
+				void *private_data);
+
+/**
+ * @brief Visit the reclaim list of grace g in the local copy.
+ *
+ * Unreadable or invalid records are skipped; *corrupt counts them.
+ */
+int grace_reclaim_traverse(struct store_context *store,
+			   const struct grace_record *g,
+			   grace_reclaim_fn fn, void *private_data,
+			   uint64_t *corrupt);
+
+/**
+ * @brief Is rec reclaimable in grace g?
+ */
+bool grace_is_reclaimable(const struct grace_record *g,
+			  const struct client_record *rec);
+
+#endif

@@ -1,0 +1,79 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logging.h"
+
+int log_level = LOG_LEVEL_NOTICE;
+
+static bool log_to_stderr = true;
+static const char *log_prog = "cltrack";
+
+static const char *level_names[] = {
+	"ERR", "WARNING", "NOTICE", "INFO", "DEBUG",
+};
+
+void log_setup(const char *prog, bool to_stderr, int level)
+{
+	log_prog = prog;
+	log_to_stderr = to_stderr;
+	log_level = level;
+	if (!to_stderr) {
+		openlog(prog, LOG_PID, LOG_DAEMON);
+	}
+}
+
+int log_level_parse(const char *str, int *level)
+{
+	char *end = NULL;
+	long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(str, level_names[i]) == 0) {
+			*level = (int)i;
+			return 0;
+		}
+	}
+	errno = 0;
+	v = strtol(str, &end, 10);
+	if (errno != 0 || end == str || *end != '\0' || v < 0 || v > 10) {
+		return EINVAL;
+	}
+	*level = (int)v;
+	return 0;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	static const int prio[] = {
+		LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG,
+	};
+	va_list ap;
+	int idx = level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
+
+	va_start(ap, fmt);
+	if (log_to_stderr) {
+		struct timespec ts;
+		struct tm tm;
+		char tbuf[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ld %s[%d]: %s: ", tbuf,
+			ts.tv_nsec / 1000000, log_prog, (int)getpid(),
+			level_names[idx]);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		vsyslog(prio[idx], fmt, ap);
+	}
+	va_end(ap);
+}
