@@ -1,0 +1,67 @@
+/*
+ * libcltrack: talk to cltrackd over its control socket.
+ *
+ * Every call returns 0 or an errno value (positive).  Errors reported by
+ * cltrackd come back as the errno it sent (e.g. EACCES for a failed
+ * check, EREMOTEIO when its store failed); cltrack_strerror() gives the
+ * text.  A connection serves one call at a time.
+ */
+#ifndef CLTRACK_CLIENT_H
+#define CLTRACK_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+
+#include "cltrack/proto.h"
+
+#define CLTRACK_DEFAULT_SOCKET "/run/cltrack/cltrackd.sock"
+
+struct cltrack_client;
+
+/**
+ * @brief Connect to cltrackd.
+ * @param path the control socket, NULL for the default.
+ * @param timeout_ms time limit for each call, 0 for 30 s.
+ */
+int cltrack_connect(TALLOC_CTX *mem_ctx, const char *path, int timeout_ms,
+		    struct cltrack_client **result);
+
+/** @brief Is cltrackd up and serving? */
+int cltrack_ping(struct cltrack_client *c);
+
+/** @brief Daemon state as name/value pairs (epochs, counts, counters). */
+int cltrack_status(struct cltrack_client *c, TALLOC_CTX *mem_ctx,
+		   struct cltrack_kv **kv, uint32_t *n);
+
+/** @brief Counters only. */
+int cltrack_stats(struct cltrack_client *c, TALLOC_CTX *mem_ctx,
+		  struct cltrack_kv **kv, uint32_t *n);
+
+/** @brief Client records matching filter (NULL: all). */
+int cltrack_list(struct cltrack_client *c, TALLOC_CTX *mem_ctx,
+		 const struct cltrack_list_filter *filter,
+		 struct cltrack_entry **entries, size_t *n);
+
+/** @brief Store a client record durably. */
+int cltrack_create(struct cltrack_client *c,
+		   const struct cltrack_client_op *op);
+
+/** @brief Remove a client record. */
+int cltrack_remove(struct cltrack_client *c,
+		   const struct cltrack_client_op *op);
+
+/** @brief May this client reclaim?  0 yes, EACCES no. */
+int cltrack_check(struct cltrack_client *c,
+		  const struct cltrack_client_op *op);
+
+/** @brief Start (or join) a grace period. */
+int cltrack_grace_start(struct cltrack_client *c);
+
+/** @brief End the grace period and purge clients that did not reclaim. */
+int cltrack_grace_done(struct cltrack_client *c);
+
+/** @brief Text for an errno returned by this library. */
+const char *cltrack_strerror(int err);
+
+#endif
