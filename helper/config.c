@@ -34,13 +34,13 @@ struct config_key {
 #define OFS(f) offsetof(struct cltrack_config, f)
 
 static const struct config_key config_keys[] = {
-	{ "cltrackd:pipefs dir", KEY_PATH, OFS(pipefs_dir) },
-	{ "cltrackd:storage dir", KEY_PATH, OFS(storage_dir) },
-	{ "cltrackd:control socket", KEY_PATH, OFS(control_socket) },
-	{ "cltrackd:debug level", KEY_LEVEL, OFS(debuglevel) },
-	{ "store:backend", KEY_BACKEND, OFS(backend) },
-	{ "nfsd:procfs dir", KEY_PATH, OFS(procfs_dir) },
-	{ "nfsd:restart command", KEY_STRING, OFS(restart_command) },
+	{ "cltrackd:pipefs dir", KEY_PATH, OFS(pipefs_dir), 0, 0 },
+	{ "cltrackd:storage dir", KEY_PATH, OFS(storage_dir), 0, 0 },
+	{ "cltrackd:control socket", KEY_PATH, OFS(control_socket), 0, 0 },
+	{ "cltrackd:debug level", KEY_LEVEL, OFS(debuglevel), 0, 0 },
+	{ "store:backend", KEY_BACKEND, OFS(backend), 0, 0 },
+	{ "nfsd:procfs dir", KEY_PATH, OFS(procfs_dir), 0, 0 },
+	{ "nfsd:restart command", KEY_STRING, OFS(restart_command), 0, 0 },
 	{ "nfsd:restart timeout", KEY_INT, OFS(restart_timeout), 1, 3600 },
 	{ "grace:time", KEY_INT, OFS(grace_time), 10, 3600 },
 };
@@ -280,25 +280,25 @@ int config_load(TALLOC_CTX *mem_ctx, int argc, const char **argv,
 	ret = 0;
 	if (opt_debug != NULL) {
 		const struct config_key k = {
-			"--debuglevel", KEY_LEVEL, OFS(debuglevel)
+			"--debuglevel", KEY_LEVEL, OFS(debuglevel), 0, 0
 		};
 		ret = set_key(cfg, &k, opt_debug, "command line");
 	}
 	if (ret == 0 && opt_pipefs != NULL) {
 		const struct config_key k = {
-			"--pipefs-dir", KEY_PATH, OFS(pipefs_dir)
+			"--pipefs-dir", KEY_PATH, OFS(pipefs_dir), 0, 0
 		};
 		ret = set_key(cfg, &k, opt_pipefs, "command line");
 	}
 	if (ret == 0 && opt_storage != NULL) {
 		const struct config_key k = {
-			"--storage-dir", KEY_PATH, OFS(storage_dir)
+			"--storage-dir", KEY_PATH, OFS(storage_dir), 0, 0
 		};
 		ret = set_key(cfg, &k, opt_storage, "command line");
 	}
 	if (ret == 0 && opt_socket != NULL) {
 		const struct config_key k = {
-			"--control-socket", KEY_PATH, OFS(control_socket)
+			"--control-socket", KEY_PATH, OFS(control_socket), 0, 0
 		};
 		ret = set_key(cfg, &k, opt_socket, "command line");
 	}

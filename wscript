@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+# cltrack build (waf 2.0, run through buildtools/waf).
+#
+#   buildtools/waf configure [--sanitize]   checks the compiler and libraries
+#   buildtools/waf build                    builds everything that exists
+#   buildtools/waf test                     builds, then runs every test
+#   buildtools/waf install [--destdir=D]
+#
+# Sources are found by globbing, so the build follows the tree: a new
+# helper/*.c joins the daemon's objects, a new selftest/unit/test_*.c
+# becomes a test program.  Every top-level function here is a waf
+# command, so helpers start with "_".
+#
+# Test programs that define __wrap_NAME() are linked with
+# -Wl,--wrap=NAME.  --wrap only affects calls from other objects, which is
+# why the code under test is linked as objects, never through the .so.
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+from waflib import Build, Configure
+
+APPNAME = 'cltrack'
+VERSION = '0.1.0'
+top = '.'
+out = 'build'
+
+# Re-run configure, with the options it was given, when a wscript changes.
+Configure.autoconfig = 'clobber'
+
+WARN_CFLAGS = ['-Wall', '-Wextra', '-Werror=implicit-function-declaration',
+	       '-Wno-unused-parameter', '-g', '-O2', '-D_GNU_SOURCE']
+SANITIZE_FLAGS = ['-fsanitize=address,undefined', '-fno-omit-frame-pointer']
+
+PKG_CONFIG_DEPS = [
+	('talloc', 'TALLOC', 'libtalloc-dev'),
+	('tevent', 'TEVENT', 'libtevent-dev'),
+	('tdb', 'TDB', 'libtdb-dev'),
+	('cmocka', 'CMOCKA', 'libcmocka-dev'),
+	('sqlite3', 'SQLITE3', 'libsqlite3-dev'),
+	('jansson', 'JANSSON', 'libjansson-dev'),
+	('popt', 'POPT', 'libpopt-dev'),
+]
+
+# Every C target may use any of these; -Wl,--as-needed drops the unused.
+LIBS = ['TALLOC', 'TEVENT', 'TDB', 'SQLITE3', 'JANSSON', 'POPT', 'INIPARSER']
+INCLUDES = ['helper', 'include']
+
+# Wire and disk format code that the daemon, the client library and the
+# knfsd emulator share: each file is compiled once, as its own objects, so
+# that no program links it twice.
+SHARED_OBJECTS = [
+	('cltrack_cld_msg', 'helper/cld_msg.c'),	# kernel cld upcalls
+	('cltrack_record', 'helper/record.c'),	# records in cltrack.tdb
+	('cltrack_proto', 'plugin/proto.c'),	# control socket
+]
+# The shared objects that libcltrack needs besides plugin/*.c.
+CLIENT_SHARED = ['cltrack_record', 'cltrack_proto']
+HELPER_MAINS = ['helper/cltrackd.c', 'helper/cltrack.c']
+PLUGIN_MAIN = 'plugin/nfsdcltrack.c'
+EMU_MAIN = 'selftest/knfsd-emu/main.c'
+
+BIN_LINKS = [
+	('cltrackd', 'helper/cltrackd'),
+	('cltrack', 'helper/cltrack'),
+	('knfsd-emu', 'selftest/knfsd-emu/knfsd-emu'),
+	('nfsdcltrack', 'plugin/nfsdcltrack'),
+]
+
+SUMMARY_RE = re.compile(r'^(\d+) passed, (\d+) failed\s*$')
+CMOCKA_PASSED_RE = re.compile(r'^\[  PASSED  \] (\d+) test\(s\)\.', re.M)
+CMOCKA_FAILED_RE = re.compile(r'^\[  FAILED  \] (\d+) test\(s\)', re.M)
+CMOCKA_OK_RE = re.compile(r'^\[       OK \] ', re.M)
+CMOCKA_FAIL_CASE_RE = re.compile(r'^\[  FAILED  \] (?!\d+ test\(s\))\S', re.M)
+WRAP_RE = re.compile(r'\b__wrap_([A-Za-z_]\w*)\s*\(')
+
+FAILURE_LOG_LINES = 200
+
+
+def options(opt):
+	opt.load('compiler_c gnu_dirs')
+	grp = opt.add_option_group('cltrack options')
+	grp.add_option('--sanitize', action='store_true', default=False,
+		       help='build with AddressSanitizer and UBSan')
+
+
+def configure(conf):
+	conf.load('compiler_c gnu_dirs')
+	conf.env.append_value('CFLAGS', WARN_CFLAGS)
+	conf.env.append_value('LINKFLAGS', ['-Wl,--as-needed'])
+
+	for pkg, store, deb in PKG_CONFIG_DEPS:
+		conf.check_cfg(package=pkg, uselib_store=store,
+			       args=['--cflags', '--libs'], mandatory=True,
+			       errmsg='not found (apt-get install %s, or run '
+				      'buildtools/bootstrap.sh)' % deb)
+	# bookworm's libiniparser-dev has no .pc file.
+	conf.check_cc(lib='iniparser', header_name='iniparser.h',
+		      includes=['/usr/include/iniparser'],
+		      uselib_store='INIPARSER', mandatory=True,
+		      msg='Checking for iniparser',
+		      errmsg='not found (apt-get install libiniparser-dev, or '
+			     'run buildtools/bootstrap.sh)')
+
+	conf.env.SANITIZE = bool(conf.options.sanitize)
+	if conf.env.SANITIZE:
+		conf.check_cc(cflags=SANITIZE_FLAGS, linkflags=SANITIZE_FLAGS,
+			      msg='Checking for -fsanitize=address,undefined')
+		conf.env.append_value('CFLAGS', SANITIZE_FLAGS)
+		conf.env.append_value('LINKFLAGS', SANITIZE_FLAGS)
+
+
+def _sources(bld, pattern, exclude=()):
+	"""Existing source nodes matching an ant pattern, in a stable order."""
+	nodes = bld.path.ant_glob(pattern, excl=list(exclude))
+	return sorted(nodes, key=lambda n: n.path_from(bld.path))
+
+
+def _source(bld, path):
+	"""The source node for path, or None while it does not exist yet."""
+	return bld.path.find_node(path)
+
+
+def _objects(bld, name, sources, use, includes=INCLUDES):
+	"""Declare an objects task generator; return its name, or None if empty."""
+	if not sources:
+		return None
+	bld(features='c', source=sources, target=name, name=name,
+	    includes=includes, use=use)
+	return name
+
+
+def _wrap_flags(node):
+	"""-Wl,--wrap=NAME for every __wrap_NAME() a test source mentions."""
+	names = sorted(set(WRAP_RE.findall(node.read())))
+	return ['-Wl,--wrap=%s' % name for name in names]
+
+
+def _present(*names):
+	return [name for name in names if name]
+
+
+def build(bld):
+	shared = {}
+	for name, path in SHARED_OBJECTS:
+		node = _source(bld, path)
+		shared[name] = _objects(bld, name, [node] if node else [],
+					['TALLOC'])
+	cld_msg = _present(shared['cltrack_cld_msg'])
+	client_wire = _present(*[shared[name] for name in CLIENT_SHARED])
+
+	# The daemon's code: everything but the two main()s and the shared
+	# objects.
+	core = _objects(bld, 'cltrack_core',
+			_sources(bld, 'helper/**/*.c',
+				 HELPER_MAINS + [p for _, p in SHARED_OBJECTS]),
+			_present(*shared.values()) + LIBS)
+
+	# libcltrack: linked into programs as objects, shipped as a .so.
+	client_sources = _sources(bld, 'plugin/*.c',
+				  [PLUGIN_MAIN, 'plugin/proto.c'])
+	client = _objects(bld, 'cltrack_client', client_sources,
+			  client_wire + LIBS)
+	if client_sources:
+		paths = dict(SHARED_OBJECTS)
+		lib_sources = client_sources + [_source(bld, paths[name])
+						for name in client_wire]
+		# An undefined symbol in the .so must fail here, not when loaded
+		# (the sanitizer runtimes leave symbols undefined on purpose).
+		lib_linkflags = [] if bld.env.SANITIZE else ['-Wl,-z,defs']
+		bld(features='c cshlib', source=lib_sources, target='plugin/cltrack',
+		    name='libcltrack', vnum='0.1.0', includes=INCLUDES,
+		    use=LIBS, linkflags=lib_linkflags, install_path='${LIBDIR}')
+
+	core_use = _present(core) + LIBS
+	if _source(bld, 'helper/cltrackd.c'):
+		bld.program(source='helper/cltrackd.c', target='helper/cltrackd',
+			    includes=INCLUDES, use=core_use,
+			    install_path='${SBINDIR}')
+	if _source(bld, 'helper/cltrack.c'):
+		bld.program(source='helper/cltrack.c', target='helper/cltrack',
+			    includes=INCLUDES, use=_present(client) + core_use,
+			    install_path='${BINDIR}')
+	if _source(bld, PLUGIN_MAIN):
+		bld.program(source=PLUGIN_MAIN, target='plugin/nfsdcltrack',
+			    includes=INCLUDES,
+			    use=_present(client) + client_wire + LIBS,
+			    install_path='${LIBEXECDIR}/cltrack')
+
+	emu_includes = INCLUDES + ['selftest/knfsd-emu']
+	emu = _objects(bld, 'knfsd_emu',
+		       _sources(bld, 'selftest/knfsd-emu/*.c', [EMU_MAIN]),
+		       cld_msg + LIBS, emu_includes)
+	if _source(bld, EMU_MAIN):
+		bld.program(source=EMU_MAIN,
+			    target='selftest/knfsd-emu/knfsd-emu',
+			    includes=emu_includes, use=_present(emu) + cld_msg + LIBS,
+			    install_path=None)
+
+	# Tests link after everything else (build.md).
+	bld.add_group()
+	bld.cltrack_test_programs = []
+	_test_programs(bld, 'unit', INCLUDES + ['selftest/unit', 'selftest'],
+		       _present(core, client))
+	_test_programs(bld, 'scenario',
+		       emu_includes + ['selftest/scenario', 'selftest'],
+		       _present(emu, core, client))
+
+	_install_data(bld)
+
+	if bld.cmd in ('build', 'test'):
+		bld.add_post_fun(_link_bin)
+	if bld.cmd == 'test':
+		bld.add_post_fun(_run_tests)
+
+
+def _test_programs(bld, kind, includes, use):
+	"""One program per selftest/<kind>/test_*.c.
+
+	Other .c files in that folder are shared test helpers, linked into
+	each of its programs.
+	"""
+	folder = 'selftest/%s' % kind
+	helpers = _objects(bld, 'selftest_%s_helpers' % kind,
+			   _sources(bld, folder + '/*.c', [folder + '/test_*.c']),
+			   use + LIBS + ['CMOCKA'], includes)
+	for node in _sources(bld, folder + '/test_*.c'):
+		name = node.name[:-len('.c')]
+		target = '%s/%s' % (folder, name)
+		bld.program(source=[node], target=target, includes=includes,
+			    use=_present(helpers) + use + LIBS + ['CMOCKA'],
+			    linkflags=_wrap_flags(node), install_path=None)
+		bld.cltrack_test_programs.append(('%s/%s' % (kind, name), target))
+
+
+def _install_data(bld):
+	for section in ('5', '8'):
+		pages = _sources(bld, 'docs/*.%s' % section)
+		if pages:
+			bld.install_files('${MANDIR}/man%s' % section, pages)
+	headers = _sources(bld, 'include/cltrack/*.h')
+	if headers:
+		bld.install_files('${INCLUDEDIR}/cltrack', headers)
+
+
+def _link_bin(bld):
+	"""bin/<tool> -> ../build/<path>, for the programs that exist."""
+	src = bld.srcnode.abspath()
+	bindir = os.path.join(src, 'bin')
+	rel_out = os.path.relpath(bld.bldnode.abspath(), bindir)
+	for link, target in BIN_LINKS:
+		path = os.path.join(bindir, link)
+		if os.path.islink(path):
+			os.unlink(path)
+		if not os.path.isfile(os.path.join(bld.bldnode.abspath(), target)):
+			continue
+		os.makedirs(bindir, exist_ok=True)
+		os.symlink(os.path.join(rel_out, target), path)
+
+
+class TestContext(Build.BuildContext):
+	'''builds, then runs the unit, scenario and script tests'''
+	cmd = 'test'
+	fun = 'build'
+
+
+class _Result(object):
+	def __init__(self, name, log):
+		self.name = name
+		self.log = log
+		self.passed = 0
+		self.failed = 0
+		self.status = ''
+		self.seconds = 0.0
+
+
+def _test_scripts(src):
+	"""selftest/scenario/*.sh, then selftest/*/test_*.sh, each once."""
+	import glob
+	paths = sorted(glob.glob(os.path.join(src, 'selftest/scenario/*.sh')))
+	for path in sorted(glob.glob(os.path.join(src, 'selftest/*/test_*.sh'))):
+		if path not in paths:
+			paths.append(path)
+	return paths
+
+
+def _kill_group(pgid, sig):
+	try:
+		os.killpg(pgid, sig)
+	except (ProcessLookupError, PermissionError):
+		return False
+	return True
+
+
+def _run(argv, env, cwd, log_path, timeout):
+	"""Run argv in its own process group; return (exit status, timed out,
+	stray processes it left behind)."""
+	with open(log_path, 'wb') as log:
+		proc = subprocess.Popen(argv, cwd=cwd, env=env,
+					stdin=subprocess.DEVNULL, stdout=log,
+					stderr=subprocess.STDOUT,
+					start_new_session=True)
+		timed_out = False
+		try:
+			rc = proc.wait(timeout=timeout)
+		except KeyboardInterrupt:
+			# The test runs in its own session: ^C does not reach it.
+			_kill_group(proc.pid, signal.SIGKILL)
+			proc.wait()
+			raise
+		except subprocess.TimeoutExpired:
+			timed_out = True
+			_kill_group(proc.pid, signal.SIGTERM)
+			try:
+				rc = proc.wait(timeout=10)
+			except subprocess.TimeoutExpired:
+				_kill_group(proc.pid, signal.SIGKILL)
+				rc = proc.wait()
+		# Daemons a test forgot would disturb the next test.
+		stray = _kill_group(proc.pid, signal.SIGTERM)
+		if stray:
+			time.sleep(0.5)
+			_kill_group(proc.pid, signal.SIGKILL)
+	return rc, timed_out, stray
+
+
+def _count_cmocka(res, text, rc):
+	passed = [int(n) for n in CMOCKA_PASSED_RE.findall(text)]
+	failed = [int(n) for n in CMOCKA_FAILED_RE.findall(text)]
+	if passed or failed:
+		res.passed = sum(passed)
+		res.failed = sum(failed)
+	elif CMOCKA_OK_RE.search(text) or CMOCKA_FAIL_CASE_RE.search(text):
+		# Died before cmocka's summary: count the cases it reported.
+		res.passed = len(CMOCKA_OK_RE.findall(text))
+		res.failed = len(CMOCKA_FAIL_CASE_RE.findall(text))
+	elif rc == 0:
+		res.passed = 1
+
+
+def _count_script(res, text, rc):
+	lines = [line for line in text.splitlines() if line.strip()]
+	m = SUMMARY_RE.match(lines[-1]) if lines else None
+	if m:
+		res.passed = int(m.group(1))
+		res.failed = int(m.group(2))
+	elif rc == 0:
+		res.passed = 1
+
+
+def _run_one(name, argv, is_cmocka, env, cwd, logdir, timeout):
+	log_path = os.path.join(logdir, name + '.log')
+	os.makedirs(os.path.dirname(log_path), exist_ok=True)
+	res = _Result(name, log_path)
+	start = time.monotonic()
+	try:
+		rc, timed_out, stray = _run(argv, env, cwd, log_path, timeout)
+	except OSError as e:
+		with open(log_path, 'w') as log:
+			log.write('cannot run %s: %s\n' % (argv[0], e))
+		rc, timed_out, stray = 127, False, False
+	res.seconds = time.monotonic() - start
+	with open(log_path, 'rb') as log:
+		text = log.read().decode('utf-8', 'replace')
+
+	if is_cmocka:
+		_count_cmocka(res, text, rc)
+	else:
+		_count_script(res, text, rc)
+
+	if timed_out:
+		res.status = 'timed out after %ds' % timeout
+	elif rc < 0:
+		res.status = 'killed by signal %d' % -rc
+		try:
+			res.status = 'killed by %s' % signal.Signals(-rc).name
+		except ValueError:
+			pass
+	elif rc != 0:
+		res.status = 'exit %d' % rc
+	if stray:
+		res.status = ', '.join(_present(res.status,
+						'left processes running'))
+	# A crash, a timeout or a non-zero exit is a failure even when every
+	# case it reported passed (e.g. valgrind's --error-exitcode).
+	if (rc != 0 or timed_out) and res.failed == 0:
+		res.failed = 1
+	return res
+
+
+def _print_log(res):
+	with open(res.log, 'rb') as log:
+		lines = log.read().decode('utf-8', 'replace').splitlines()
+	if len(lines) > FAILURE_LOG_LINES:
+		print('    ... %d lines cut, the whole output is in %s'
+		      % (len(lines) - FAILURE_LOG_LINES, res.log))
+		lines = lines[-FAILURE_LOG_LINES:]
+	for line in lines:
+		print('    | ' + line)
+
+
+def _run_tests(bld):
+	src = bld.srcnode.abspath()
+	out_dir = bld.bldnode.abspath()
+	logdir = os.path.join(out_dir, 'test-logs')
+	timeout = int(os.environ.get('CLTRACK_TEST_TIMEOUT') or 300)
+	name_filter = os.environ.get('CLTRACK_TEST_FILTER', '')
+	wrapper = shlex.split(os.environ.get('CLTRACK_TEST_WRAPPER', ''))
+	verbose = os.environ.get('CLTRACK_TEST_VERBOSE', '') not in ('', '0')
+
+	env = dict(os.environ)
+	env.update(CLTRACK_BUILDDIR=out_dir, CLTRACK_SRCDIR=src,
+		   CLTRACK_BIN=os.path.join(src, 'bin'),
+		   CMOCKA_MESSAGE_OUTPUT='stdout')
+
+	tests = []
+	for name, target in bld.cltrack_test_programs:
+		tests.append((name, wrapper + [os.path.join(out_dir, target)], True))
+	for path in _test_scripts(src):
+		argv = [path] if os.access(path, os.X_OK) else ['bash', path]
+		tests.append((os.path.relpath(path, os.path.join(src, 'selftest')),
+			      argv, False))
+	tests = [t for t in tests if name_filter in t[0]]
+
+	sys.stdout.flush()
+	print('Running %d test(s), logs in %s' % (len(tests),
+						   os.path.relpath(logdir, src)))
+	results = []
+	for i, (name, argv, is_cmocka) in enumerate(tests):
+		res = _run_one(name, argv, is_cmocka, env, src, logdir, timeout)
+		results.append(res)
+		ok = res.failed == 0
+		line = '[%*d/%d] %s %-36s %3d passed, %d failed  %6.2fs' % (
+			len(str(len(tests))), i + 1, len(tests),
+			'PASS' if ok else 'FAIL', name, res.passed, res.failed,
+			res.seconds)
+		if res.status:
+			line += '  (%s)' % res.status
+		print(line)
+		if not ok or verbose:
+			_print_log(res)
+		sys.stdout.flush()
+
+	failed = [r for r in results if r.failed]
+	total_passed = sum(r.passed for r in results)
+	total_failed = sum(r.failed for r in results)
+	if failed:
+		print('')
+		print('Failed:')
+		for r in failed:
+			print('  %-40s %d failed%s  log: %s' % (
+				r.name, r.failed,
+				'  (%s)' % r.status if r.status else '',
+				os.path.relpath(r.log, src)))
+	elif not results:
+		print('No tests matched.' if name_filter else 'No tests found.')
+	print('%d passed, %d failed' % (total_passed, total_failed))
+	sys.stdout.flush()
+	# Exit here, so that the summary stays the last line waf prints.
+	sys.exit(1 if total_failed else 0)
