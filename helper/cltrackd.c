@@ -19,6 +19,7 @@
 
 #include "daemon.h"
 #include "logging.h"
+#include "privs.h"
 
 static void sig_term_handler(struct tevent_context *ev,
 			     struct tevent_signal *se, int signum, int count,
@@ -153,6 +154,17 @@ int main(int argc, const char *argv[])
 	}
 	ret = control_init(d, d->ev, cfg->control_socket, d, &d->control);
 	if (ret != 0) {
+		goto done;
+	}
+
+	/*
+	 * Everything that needs privilege is open.  The cld pipe and the
+	 * store are root-owned and cltrackd stays uid 0, so reopening them
+	 * needs no capability (nfsdcld does the same).
+	 */
+	ret = privs_drop_all();
+	if (ret != 0) {
+		D_ERR("Cannot drop capabilities, ret=%d", ret);
 		goto done;
 	}
 

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "grace.h"
 #include "logging.h"
+#include "privs.h"
 
 #define CONTROL_MAX_PENDING	256	/* ops in flight per connection */
 #define CONTROL_LIST_CHUNK	(64 * 1024)
@@ -262,7 +263,7 @@ static void control_status(struct control_conn *conn,
 	struct count_state cnt = {
 		.g = &g,
 	};
-	struct cltrack_kv kv[48];
+	struct cltrack_kv kv[64];
 	uint8_t *body = NULL;
 	size_t used = 0;
 	uint32_t n = 0;
@@ -297,6 +298,7 @@ static void control_status(struct control_conn *conn,
 				 cs->is_socket ? "test socket" : "pipe");
 		kv[n++] = KV_U64("pending_ops", batch_pending(d->batch));
 		kv[n++] = KV_U64("started", d->start_time);
+		kv[n++] = KV_U64("capabilities", privs_effective_count());
 	}
 	kv[n++] = KV_U64("upcalls_create", cs->upcalls[0]);
 	kv[n++] = KV_U64("upcalls_remove", cs->upcalls[1]);
