@@ -16,7 +16,7 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test test-asan test-valgrind demo install clean distclean
+.PHONY: all bootstrap test test-asan test-valgrind fuzz demo install clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -44,6 +44,12 @@ VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 test-valgrind: all
 	@CLTRACK_TEST_WRAPPER="$(VALGRIND)" CLTRACK_DAEMON_WRAPPER="$(VALGRIND)" \
 	  CLTRACK_TEST_TIMEOUT=900 $(WAF) test
+
+# libFuzzer: every decoder of outside input, FUZZ_SECONDS each (default 60)
+fuzz: all
+	@bash selftest/fuzz/fuzz.sh build
+	@bash selftest/fuzz/fuzz.sh replay
+	@bash selftest/fuzz/fuzz.sh run $${FUZZ_SECONDS:-60}
 
 demo: all
 	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
