@@ -21,6 +21,9 @@
  *
  * Reclaimable (the GraceStart list): epoch == R, or epoch == C with
  * prev_epoch == R.
+ *
+ * The nfsdcltrack drop-in's operations (GRACE_OP_UMH_*) and the bulk
+ * import are in grace_umh.c; their rules are at the top of that file.
  */
 #ifndef CLTRACK_GRACE_H
 #define CLTRACK_GRACE_H
@@ -38,6 +41,20 @@ enum grace_op_type {
 	GRACE_OP_CHECK,
 	GRACE_OP_GRACE_START,
 	GRACE_OP_GRACE_DONE,
+	GRACE_OP_UMH_CREATE,
+	GRACE_OP_UMH_REMOVE,
+	GRACE_OP_UMH_CHECK,
+	GRACE_OP_UMH_GRACE_DONE,
+	GRACE_OP_IMPORT,
+};
+
+/* One record of a bulk import */
+struct grace_import_item {
+	uint8_t *id;
+	uint16_t idlen;
+	uint8_t princhash_len;
+	uint8_t princhash[RECORD_PRINCHASH_SIZE];
+	uint32_t flags;
 };
 
 struct grace_op {
@@ -48,6 +65,11 @@ struct grace_op {
 	uint8_t princhash[RECORD_PRINCHASH_SIZE];
 	uint32_t flags;		/* RECORD_F_* for a create */
 	int status;		/* result: 0 or -errno (e.g. -EACCES) */
+	int64_t time;		/* UMH ops: the nfsdcltrack time */
+	const struct grace_import_item *items;	/* GRACE_OP_IMPORT */
+	size_t nitems;
+	uint64_t result[2];	/* UMH_GRACE_DONE: purged;
+				   IMPORT: stored, present */
 };
 
 /* What one transaction worked with: loaded at its start, saved at end. */
@@ -75,6 +97,13 @@ int grace_txn_load(struct store_txn *txn, struct grace_txn *gt);
  */
 int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		    struct grace_op *op);
+
+/**
+ * @brief Apply one GRACE_OP_UMH_* or GRACE_OP_IMPORT operation.
+ * key is the client key for the client operations, else NULL.
+ */
+int grace_umh_apply(struct store_txn *txn, struct grace_txn *gt,
+		    const uint8_t *key, size_t keylen, struct grace_op *op);
 
 /**
  * @brief Store the grace record if an operation changed it.
