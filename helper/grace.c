@@ -674,6 +674,9 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		/* one host: its own GraceStart and GraceDone run grace */
 		op->status = -EOPNOTSUPP;
 		return 0;
+	case GRACE_OP_UMH_GRACE_DONE:
+	case GRACE_OP_IMPORT:
+		return grace_umh_apply(txn, gt, NULL, 0, op);
 	default:
 		break;
 	}
@@ -692,6 +695,11 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		break;
 	case GRACE_OP_CHECK:
 		ret = op_check(txn, gt, key, keylen, op);
+		break;
+	case GRACE_OP_UMH_CREATE:
+	case GRACE_OP_UMH_REMOVE:
+	case GRACE_OP_UMH_CHECK:
+		ret = grace_umh_apply(txn, gt, key, keylen, op);
 		break;
 	default:
 		op->status = -EOPNOTSUPP;

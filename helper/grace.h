@@ -39,6 +39,9 @@
  *
  * The deadline is the time the last node became ENFORCING plus the
  * grace time.
+ *
+ * The nfsdcltrack drop-in's operations (GRACE_OP_UMH_*) and the bulk
+ * import are in grace_umh.c; their rules are at the top of that file.
  */
 #ifndef CLTRACK_GRACE_H
 #define CLTRACK_GRACE_H
@@ -58,6 +61,20 @@ enum grace_op_type {
 	GRACE_OP_GRACE_DONE,
 	GRACE_OP_JOIN,		/* cluster: takeip or admin start */
 	GRACE_OP_LIFT,		/* cluster: the leader ends grace */
+	GRACE_OP_UMH_CREATE,
+	GRACE_OP_UMH_REMOVE,
+	GRACE_OP_UMH_CHECK,
+	GRACE_OP_UMH_GRACE_DONE,
+	GRACE_OP_IMPORT,
+};
+
+/* One record of a bulk import */
+struct grace_import_item {
+	uint8_t *id;
+	uint16_t idlen;
+	uint8_t princhash_len;
+	uint8_t princhash[RECORD_PRINCHASH_SIZE];
+	uint32_t flags;
 };
 
 /* grace_op.result flags */
@@ -79,6 +96,11 @@ struct grace_op {
 	int status;		/* result: 0 or -errno (e.g. -EACCES) */
 	uint32_t result;	/* GRACE_R_* */
 	uint64_t purged;	/* LIFT/GraceDone: records purged */
+	int64_t time;		/* UMH ops: the nfsdcltrack time */
+	const struct grace_import_item *items;	/* GRACE_OP_IMPORT */
+	size_t nitems;
+	uint64_t counts[2];	/* UMH_GRACE_DONE: purged;
+				   IMPORT: stored, present */
 };
 
 /* What one transaction worked with: loaded at its start, saved at end. */
@@ -108,6 +130,13 @@ int grace_txn_load(struct store_txn *txn, struct grace_txn *gt);
  */
 int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		    struct grace_op *op);
+
+/**
+ * @brief Apply one GRACE_OP_UMH_* or GRACE_OP_IMPORT operation.
+ * key is the client key for the client operations, else NULL.
+ */
+int grace_umh_apply(struct store_txn *txn, struct grace_txn *gt,
+		    const uint8_t *key, size_t keylen, struct grace_op *op);
 
 /**
  * @brief Store the grace record if an operation changed it.
