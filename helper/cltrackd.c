@@ -186,7 +186,7 @@ int main(int argc, const char *argv[])
 	while (!d->shutdown) {
 		ret = tevent_loop_once(d->ev);
 		if (ret != 0) {
-			ret = errno;
+			ret = errno != 0 ? errno : EIO;
 			D_ERR("Event loop failed, ret=%d", ret);
 			break;
 		}
@@ -197,8 +197,9 @@ int main(int argc, const char *argv[])
 			break;
 		}
 	}
-	ret = 0;
 	D_NOTICE("cltrackd stopped");
+	talloc_free(mem_ctx);
+	return ret == 0 ? 0 : 1;
 done:
 	if (ret != 0) {
 		D_ERR("cltrackd failed to start, ret=%d (%s)", ret,
