@@ -365,6 +365,27 @@ int cltrack_grace_done(struct cltrack_client *c)
 	return client_call(c, CLTRACK_OP_GRACE_DONE, NULL, 0, NULL, NULL);
 }
 
+int cltrack_event(struct cltrack_client *c, uint8_t event, const char *ip)
+{
+	uint8_t body[2 + CLTRACK_EVENT_IP_MAX];
+	size_t used = 0;
+	int ret;
+
+	ret = cltrack_event_push(event, ip, body, sizeof(body), &used);
+	if (ret != 0) {
+		return ret;
+	}
+	return client_call(c, CLTRACK_OP_EVENT, body, used, NULL, NULL);
+}
+
+int cltrack_grace_lift(struct cltrack_client *c, bool force)
+{
+	uint8_t body[4] = { force ? CLTRACK_LIFT_FORCE : 0, 0, 0, 0 };
+
+	return client_call(c, CLTRACK_OP_GRACE_LIFT, body, sizeof(body),
+			   NULL, NULL);
+}
+
 static int umh_op_call(struct cltrack_client *c, uint16_t opcode,
 		       const struct cltrack_client_op *op, int64_t time)
 {

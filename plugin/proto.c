@@ -461,3 +461,45 @@ int cltrack_import_chunk_pull(const uint8_t *buf, size_t len,
 	}
 	return 0;
 }
+
+int cltrack_event_push(uint8_t event, const char *ip, uint8_t *buf,
+		       size_t buflen, size_t *used)
+{
+	size_t iplen = ip != NULL ? strlen(ip) : 0;
+	struct cursor c;
+
+	if (iplen > CLTRACK_EVENT_IP_MAX) {
+		return EINVAL;
+	}
+	cur_init(&c, buf, buflen);
+	le_push8(&c, event);
+	le_push8(&c, (uint8_t)iplen);
+	cur_push_bytes(&c, ip, iplen);
+	if (c.err) {
+		return EMSGSIZE;
+	}
+	*used = c.ofs;
+	return 0;
+}
+
+int cltrack_event_pull(const uint8_t *buf, size_t len, uint8_t *event,
+		       char ipbuf[CLTRACK_EVENT_IP_MAX + 1])
+{
+	struct cursor c;
+	const uint8_t *p = NULL;
+	uint8_t iplen;
+
+	cur_init(&c, buf, len);
+	*event = le_pull8(&c);
+	iplen = le_pull8(&c);
+	if (c.err || iplen > CLTRACK_EVENT_IP_MAX) {
+		return EPROTO;
+	}
+	p = cur_pull_bytes(&c, iplen);
+	if (p == NULL || c.ofs != len || memchr(p, '\0', iplen) != NULL) {
+		return EPROTO;
+	}
+	memcpy(ipbuf, p, iplen);
+	ipbuf[iplen] = '\0';
+	return 0;
+}

@@ -54,34 +54,34 @@ hash=0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20
 
 "$bin/knfsd-emu" --pipefs "$demo/pipefs" --procfs "$demo/proc" \
 	--grace-time 3 - <<SCRIPT
-echo "--- 1. nfsd starts for the first time: the store is empty, so there"
-echo "       is nothing to reclaim and no grace period"
+echo --- 1. nfsd starts for the first time: the store is empty, so there
+echo        is nothing to reclaim and no grace period
 start
 ! $cl status | head -4
 
 echo
-echo "--- 2. Three NFSv4.1 clients mount and take state: one Create upcall"
-echo "       each (bob authenticated with Kerberos: principal hash stored)"
+echo --- 2. Three NFSv4.1 clients mount and take state: one Create upcall
+echo        each (bob authenticated with Kerberos: principal hash stored)
 create alice.example.com
 create bob.example.com $hash
 create carol.example.com
 ! $cl list
 
 echo
-echo "--- 3. carol unmounts and her lease expires: Remove upcall"
+echo --- 3. carol unmounts and her lease expires: Remove upcall
 remove carol.example.com
 ! $cl list
 
 echo
-echo "--- 4. The server reboots.  At nfsd start the kernel asks for the"
-echo "       reclaim list (GraceStart) and enters its grace period"
+echo --- 4. The server reboots.  At nfsd start the kernel asks for the
+echo        reclaim list (GraceStart) and enters its grace period
 restart
 show
 ! $cl status | head -4
 
 echo
-echo "--- 5. alice and bob reclaim their locks and send RECLAIM_COMPLETE."
-echo "       Every listed client is done, so the kernel ends grace early"
+echo --- 5. alice and bob reclaim their locks and send RECLAIM_COMPLETE.
+echo        Every listed client is done, so the kernel ends grace early
 reclaim alice.example.com
 reclaim-complete alice.example.com
 reclaim bob.example.com $hash
@@ -91,9 +91,9 @@ show
 ! $cl list
 
 echo
-echo "--- 6. Another reboot.  This time bob never comes back: grace runs"
-echo "       to the timer (3 s here, 90 s by default) and then bob's record"
-echo "       is purged, so he can never reclaim stale state"
+echo --- 6. Another reboot.  This time bob never comes back: grace runs
+echo        to the timer (3 s here, 90 s by default) and then bob's record
+echo        is purged, so he can never reclaim stale state
 restart
 reclaim alice.example.com
 reclaim-complete alice.example.com
@@ -101,8 +101,8 @@ grace-wait 10
 ! $cl list
 
 echo
-echo "--- 7. Group commit: 2000 new clients mount with 64 Create upcalls in"
-echo "       flight; each is answered only after its fsync'ed transaction"
+echo --- 7. Group commit: 2000 new clients mount with 64 Create upcalls in
+echo        flight; each is answered only after its fsync'ed transaction
 creates 2000 64 client-
 ! $cl stats | grep -E '^(upcalls_create|transactions |batch_max|batched_ops)'
 SCRIPT

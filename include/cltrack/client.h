@@ -9,6 +9,7 @@
 #ifndef CLTRACK_CLIENT_H
 #define CLTRACK_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
@@ -60,6 +61,19 @@ int cltrack_grace_start(struct cltrack_client *c);
 
 /** @brief End the grace period and purge clients that did not reclaim. */
 int cltrack_grace_done(struct cltrack_client *c);
+
+/**
+ * @brief Report a CTDB event (enum cltrack_event) to cltrackd; ip for
+ * takeip and releaseip.  monitor: 0 healthy, else why not (ENOTCONN:
+ * not connected to ctdbd; ETIMEDOUT: nfsd did not enter the grace).
+ */
+int cltrack_event(struct cltrack_client *c, uint8_t event, const char *ip);
+
+/**
+ * @brief Ask the leader to lift the cluster grace (EPERM on another
+ * node; EAGAIN while the conditions do not hold, unless force).
+ */
+int cltrack_grace_lift(struct cltrack_client *c, bool force);
 
 /*
  * The nfsdcltrack model (see proto.h): a record's created time and

@@ -50,6 +50,20 @@
  *                   new ids get epoch C and created := now, ids
  *                   already stored are left as they are.
  *
+ * Cluster mode (CTDB):
+ *
+ *   EVENT           event → empty.  takeip/releaseip start or join a
+ *                   grace; ipreallocated/recovered make this node catch
+ *                   up; monitor fails (-ENOTCONN, -ETIMEDOUT) when this
+ *                   node cannot serve in the cluster grace
+ *   GRACE_START     in a cluster: start or join a grace (this node NEED)
+ *   GRACE_LIFT      lift flags → empty; -EPERM unless this node is the
+ *                   leader, -EAGAIN while the lift conditions do not hold
+ *
+ *   event:        event u8 (enum cltrack_event), iplen u8 (0..63), ip
+ *                 (text, no NUL)
+ *   lift flags:   flags u32 (CLTRACK_LIFT_FORCE)
+ *
  *   kv list:      count u32, then count items:
  *                   type u8 (CLTRACK_KV_U64 | CLTRACK_KV_STR),
  *                   namelen u8 (1..63), name,
@@ -113,7 +127,21 @@ enum cltrack_opcode {
 	CLTRACK_OP_UMH_GRACE_DONE = 13,
 	CLTRACK_OP_UMH_RECLAIMING = 14,
 	CLTRACK_OP_IMPORT = 15,
+	CLTRACK_OP_EVENT = 16,
+	CLTRACK_OP_GRACE_LIFT = 17,
 };
+
+/* CTDB events, as the event script reports them (CLTRACK_OP_EVENT) */
+enum cltrack_event {
+	CLTRACK_EVENT_TAKEIP = 1,
+	CLTRACK_EVENT_RELEASEIP = 2,
+	CLTRACK_EVENT_IPREALLOCATED = 3,
+	CLTRACK_EVENT_RECOVERED = 4,
+	CLTRACK_EVENT_MONITOR = 5,
+};
+
+#define CLTRACK_LIFT_FORCE		0x1
+#define CLTRACK_EVENT_IP_MAX		63
 
 struct cltrack_hdr {
 	uint32_t length;
@@ -232,5 +260,12 @@ int cltrack_import_chunk_pull(const uint8_t *buf, size_t len,
 			      int (*fn)(const struct cltrack_client_op *op,
 					void *private_data),
 			      void *private_data);
+
+/** @brief Encode an event body. */
+int cltrack_event_push(uint8_t event, const char *ip, uint8_t *buf,
+		       size_t buflen, size_t *used);
+/** @brief Decode an event body; ip is NUL-terminated into ipbuf. */
+int cltrack_event_pull(const uint8_t *buf, size_t len, uint8_t *event,
+		       char ipbuf[CLTRACK_EVENT_IP_MAX + 1]);
 
 #endif
