@@ -295,12 +295,35 @@ def _test_scripts(src):
 	return paths
 
 
+def _group_alive(pgid):
+	"""Live (not zombie) processes of process group pgid: [(pid, name)]."""
+	alive = []
+	for entry in os.listdir('/proc'):
+		if not entry.isdigit():
+			continue
+		try:
+			with open('/proc/%s/stat' % entry) as f:
+				stat = f.read()
+		except OSError:
+			continue
+		name = stat[stat.find('(') + 1:stat.rfind(')')]
+		fields = stat[stat.rfind(')') + 2:].split()
+		if len(fields) > 2 and fields[0] != 'Z' and int(fields[2]) == pgid:
+			alive.append((int(entry), name))
+	return alive
+
+
 def _kill_group(pgid, sig):
+	"""Signal what is left of the group; report the live processes (a
+	zombie waiting for init to reap it is not a leftover)."""
+	alive = _group_alive(pgid)
+	if not alive:
+		return []
 	try:
 		os.killpg(pgid, sig)
 	except (ProcessLookupError, PermissionError):
-		return False
-	return True
+		return []
+	return alive
 
 
 def _run(argv, env, cwd, log_path, timeout):
@@ -330,9 +353,11 @@ def _run(argv, env, cwd, log_path, timeout):
 		# Daemons a test forgot would disturb the next test.
 		stray = _kill_group(proc.pid, signal.SIGTERM)
 		if stray:
+			log.write(('\nleft running, killed: %s\n' % ', '.join(
+				'%s[%d]' % (n, p) for p, n in stray)).encode())
 			time.sleep(0.5)
 			_kill_group(proc.pid, signal.SIGKILL)
-	return rc, timed_out, stray
+	return rc, timed_out, bool(stray)
 
 
 def _count_cmocka(res, text, rc):
