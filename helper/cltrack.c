@@ -268,8 +268,8 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 				return EINVAL;
 			}
 			if (argv[i_arg][2] == 'e' && v == 0) {
-				fprintf(stderr, "cltrack: --epoch: epochs start "
-					"at 1\n");
+				fprintf(stderr, "cltrack: --epoch: epochs "
+					"start at 1\n");
 				return EINVAL;
 			}
 			if (argv[i_arg][2] == 'n' && v >= CLTRACK_PNN_ANY) {

@@ -31,7 +31,7 @@ struct import_result {
 	uint64_t skipped_long;		/* id longer than 1024 bytes */
 	uint64_t dropped_princhash;	/* princhash not 32 bytes: dropped */
 	uint64_t skipped_entries;	/* v4recovery: not a 32-hex dir */
-	const char *skipped_example;	/* one skipped entry, for the report */
+	const char *skipped_example;	/* one skipped entry, to show */
 };
 
 /**
