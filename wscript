@@ -173,8 +173,13 @@ def build(bld):
 		# An undefined symbol in the .so must fail here, not when loaded
 		# (the sanitizer runtimes leave symbols undefined on purpose).
 		lib_linkflags = [] if bld.env.SANITIZE else ['-Wl,-z,defs']
+		# Export the public API only (plugin/libcltrack.map)
+		lib_map = _source(bld, 'plugin/libcltrack.map')
+		if lib_map:
+			lib_linkflags.append('-Wl,--version-script=%s' %
+					     lib_map.abspath())
 		bld(features='c cshlib', source=lib_sources, target='plugin/cltrack',
-		    name='libcltrack', vnum='0.1.0', includes=INCLUDES,
+		    name='libcltrack', vnum='0.2.0', includes=INCLUDES,
 		    use=LIBS, linkflags=lib_linkflags, install_path='${LIBDIR}')
 
 	core_use = _present(core) + LIBS

@@ -4,6 +4,8 @@
  *   cltrack [--socket PATH] [--json] status
  *   cltrack [--socket PATH] [--json] list [--reclaimable] [--epoch N]
  *   cltrack [--socket PATH] [--json] stats
+ *   cltrack [--socket PATH] [--json] import SOURCE PATH [--dry-run]
+ *   cltrack [--socket PATH] export [--json]
  */
 #include <errno.h>
 #include <jansson.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 
 #include "cltrack/client.h"
+#include "import.h"
 
 struct cli {
 	const char *socket;
@@ -33,6 +36,20 @@ static void usage(FILE *f)
 		"  list [--reclaimable] [--epoch N] [--node PNN]\n"
 		"                       client records\n"
 		"  stats                counters only\n"
+		"  import nfsdcld FILE|DIR [--dry-run]\n"
+		"  import nfsdcltrack FILE|DIR [--dry-run]\n"
+		"  import v4recovery DIR [--dry-run]\n"
+		"                       store the clients an old tracker would "
+		"let reclaim\n"
+		"                       (one transaction; ids already stored "
+		"are kept)\n"
+		"  export [--json]      every record and the epochs, as JSON\n"
+		"\n"
+		"List filters:\n"
+		"  --reclaimable        only clients allowed to reclaim in the "
+		"running grace\n"
+		"  --epoch N            only records of epoch N (N >= 1)\n"
+		"  --node PNN           only records created through node PNN\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH    cltrackd's control socket (default "
@@ -196,6 +213,31 @@ static int cmd_status(struct cli *cli, TALLOC_CTX *mem_ctx, bool stats)
 	return print_kv(cli, kv, n);
 }
 
+static json_t *entry_json(TALLOC_CTX *mem_ctx, const struct cltrack_entry *e)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", id_printable(e->id, e->idlen) ?
+			    json_stringn((const char *)e->id, e->idlen) :
+			    json_null());
+	json_object_set_new(o, "id_hex", json_string(hex(mem_ctx, e->id,
+							 e->idlen)));
+	json_object_set_new(o, "epoch", json_integer(e->epoch));
+	json_object_set_new(o, "prev_epoch", json_integer(e->prev_epoch));
+	json_object_set_new(o, "pnn", json_integer(e->pnn));
+	json_object_set_new(o, "princhash", e->princhash_len ?
+			    json_string(hex(mem_ctx, e->princhash,
+					    e->princhash_len)) : json_null());
+	json_object_set_new(o, "created", json_integer(e->created));
+	json_object_set_new(o, "session",
+			    json_boolean(e->flags & CLTRACK_F_SESSION));
+	json_object_set_new(o, "legacy",
+			    json_boolean(e->flags & CLTRACK_F_LEGACY));
+	json_object_set_new(o, "address", e->addr_len ?
+			    json_string(e->addr) : json_null());
+	return o;
+}
+
 static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 		    const char **argv)
 {
@@ -212,14 +254,27 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 
 		if (strcmp(argv[i_arg], "--reclaimable") == 0) {
 			filter.flags |= CLTRACK_LIST_RECLAIMABLE;
+		} else if (strcmp(argv[i_arg], "--json") == 0) {
+			cli->json = true;
 		} else if ((strcmp(argv[i_arg], "--epoch") == 0 ||
 			    strcmp(argv[i_arg], "--node") == 0) &&
 			   i_arg + 1 < argc) {
 			unsigned long long v = strtoull(argv[i_arg + 1], &end,
 							10);
-			if (end == argv[i_arg + 1] || *end != '\0') {
+			if (end == argv[i_arg + 1] || *end != '\0' ||
+			    argv[i_arg + 1][0] == '-') {
 				fprintf(stderr, "cltrack: %s needs a number\n",
 					argv[i_arg]);
+				return EINVAL;
+			}
+			if (argv[i_arg][2] == 'e' && v == 0) {
+				fprintf(stderr, "cltrack: --epoch: epochs "
+					"start at 1\n");
+				return EINVAL;
+			}
+			if (argv[i_arg][2] == 'n' && v >= CLTRACK_PNN_ANY) {
+				fprintf(stderr, "cltrack: --node: %s is not a "
+					"node number\n", argv[i_arg + 1]);
 				return EINVAL;
 			}
 			if (argv[i_arg][2] == 'e') {
@@ -228,6 +283,11 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 				filter.pnn = (uint32_t)v;
 			}
 			i_arg++;
+		} else if (strcmp(argv[i_arg], "--epoch") == 0 ||
+			   strcmp(argv[i_arg], "--node") == 0) {
+			fprintf(stderr, "cltrack: %s needs a number\n",
+				argv[i_arg]);
+			return EINVAL;
 		} else {
 			fprintf(stderr, "cltrack: list: unknown argument "
 				"\"%s\"\nTry 'cltrack --help'.\n", argv[i_arg]);
@@ -246,32 +306,7 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 		json_t *arr = json_array();
 
 		for (i = 0; i < n; i++) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "id", id_printable(e[i].id,
-					    e[i].idlen) ?
-				json_stringn((const char *)e[i].id,
-					     e[i].idlen) : json_null());
-			json_object_set_new(o, "id_hex", json_string(
-				hex(mem_ctx, e[i].id, e[i].idlen)));
-			json_object_set_new(o, "epoch",
-					    json_integer(e[i].epoch));
-			json_object_set_new(o, "prev_epoch",
-					    json_integer(e[i].prev_epoch));
-			json_object_set_new(o, "pnn", json_integer(e[i].pnn));
-			json_object_set_new(o, "princhash",
-				e[i].princhash_len ? json_string(hex(mem_ctx,
-					e[i].princhash, e[i].princhash_len)) :
-				json_null());
-			json_object_set_new(o, "created",
-					    json_integer(e[i].created));
-			json_object_set_new(o, "session",
-					    json_boolean(e[i].flags & 1));
-			json_object_set_new(o, "legacy",
-					    json_boolean(e[i].flags & 2));
-			json_object_set_new(o, "address", e[i].addr_len ?
-				json_string(e[i].addr) : json_null());
-			json_array_append_new(arr, o);
+			json_array_append_new(arr, entry_json(mem_ctx, &e[i]));
 		}
 		return print_json(arr);
 	}
@@ -290,6 +325,220 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 	}
 	printf("%zu client%s\n", n, n == 1 ? "" : "s");
 	return 0;
+}
+
+static void import_report_text(const struct import_result *res)
+{
+	printf("Source:   %s (%s)\n", res->format, res->path);
+	printf("Read:     %llu %s, %zu clients to import\n",
+	       (unsigned long long)res->rows,
+	       strcmp(res->format, "v4recovery directory") == 0 ?
+	       "entries" : "rows", res->n);
+	if (res->skipped_empty + res->skipped_long + res->skipped_entries) {
+		printf("Skipped:  %llu NULL or empty ids, %llu ids longer than "
+		       "%d bytes, %llu entries that are not 32-hex "
+		       "directories%s%s%s\n",
+		       (unsigned long long)res->skipped_empty,
+		       (unsigned long long)res->skipped_long, CLTRACK_ID_MAX,
+		       (unsigned long long)res->skipped_entries,
+		       res->skipped_example != NULL ? " (e.g. \"" : "",
+		       res->skipped_example != NULL ? res->skipped_example :
+		       "", res->skipped_example != NULL ? "\")" : "");
+	}
+	if (res->dropped_princhash > 0) {
+		printf("Dropped:  %llu principal hashes that were not %d bytes "
+		       "(their clients are imported without one)\n",
+		       (unsigned long long)res->dropped_princhash,
+		       CLTRACK_PRINCHASH_SIZE);
+	}
+}
+
+/* How many of the ids to import are already stored (for --dry-run) */
+static int count_present(struct cli *cli, TALLOC_CTX *mem_ctx,
+			 const struct import_result *res, uint64_t *present)
+{
+	struct cltrack_entry *e = NULL;
+	size_t n = 0, i, j;
+	int ret;
+
+	ret = cltrack_list(cli->client, mem_ctx, NULL, &e, &n);
+	if (ret != 0) {
+		return ret;
+	}
+	*present = 0;
+	for (i = 0; i < res->n; i++) {
+		for (j = 0; j < n; j++) {
+			if (e[j].idlen == res->ops[i].idlen &&
+			    memcmp(e[j].id, res->ops[i].id, e[j].idlen) == 0) {
+				*present += 1;
+				break;
+			}
+		}
+	}
+	talloc_free(e);
+	return 0;
+}
+
+static int cmd_import(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		      const char **argv)
+{
+	enum import_source src;
+	struct import_result *res = NULL;
+	const char *source = NULL, *path = NULL;
+	char *errmsg = NULL;
+	bool dry_run = false;
+	uint64_t stored = 0, present = 0;
+	int i;
+	int ret;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0 ||
+		    strcmp(argv[i], "-n") == 0) {
+			dry_run = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			cli->json = true;
+		} else if (source == NULL) {
+			source = argv[i];
+		} else if (path == NULL) {
+			path = argv[i];
+		} else {
+			fprintf(stderr, "cltrack: import: unexpected argument "
+				"\"%s\"\n", argv[i]);
+			return EINVAL;
+		}
+	}
+	if (source == NULL || path == NULL ||
+	    import_source_parse(source, &src) != 0) {
+		fprintf(stderr, "cltrack: import needs a source (nfsdcld, "
+			"nfsdcltrack or v4recovery) and a path\nTry 'cltrack "
+			"--help'.\n");
+		return EINVAL;
+	}
+
+	/* Everything is read and checked before anything is stored */
+	ret = import_read(mem_ctx, src, path, &res, &errmsg);
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: import: %s\nNothing was "
+			"imported.\n", errmsg != NULL ? errmsg :
+			strerror(ret));
+		return ret;
+	}
+	if (cli->client == NULL) {
+		ret = cltrack_connect(mem_ctx, cli->socket, 0, &cli->client);
+		if (ret != 0) {
+			fprintf(stderr, "cltrack: cannot connect to %s: %s\n",
+				cli->socket != NULL ? cli->socket :
+				CLTRACK_DEFAULT_SOCKET, cltrack_strerror(ret));
+			if (!dry_run) {
+				fprintf(stderr, "Nothing was imported.\n");
+				return ret;
+			}
+		}
+	}
+	if (dry_run) {
+		if (cli->client != NULL) {
+			ret = count_present(cli, mem_ctx, res, &present);
+			if (ret != 0) {
+				fprintf(stderr, "cltrack: list failed: %s\n",
+					cltrack_strerror(ret));
+				return ret;
+			}
+		}
+		stored = res->n - present;
+	} else {
+		ret = cltrack_import(cli->client, res->ops, res->n, &stored,
+				     &present);
+		if (ret != 0) {
+			fprintf(stderr, "cltrack: import into cltrackd failed: "
+				"%s\nNothing was imported.\n",
+				cltrack_strerror(ret));
+			return ret;
+		}
+	}
+
+	if (cli->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "source", json_string(res->format));
+		json_object_set_new(o, "path", json_string(res->path));
+		json_object_set_new(o, "dry_run", json_boolean(dry_run));
+		json_object_set_new(o, "rows", json_integer(res->rows));
+		json_object_set_new(o, "clients", json_integer(res->n));
+		json_object_set_new(o, "skipped_empty",
+				    json_integer(res->skipped_empty));
+		json_object_set_new(o, "skipped_long",
+				    json_integer(res->skipped_long));
+		json_object_set_new(o, "skipped_entries",
+				    json_integer(res->skipped_entries));
+		json_object_set_new(o, "dropped_princhash",
+				    json_integer(res->dropped_princhash));
+		json_object_set_new(o, "stored", json_integer(stored));
+		json_object_set_new(o, "present",
+				    cli->client != NULL ?
+				    json_integer(present) : json_null());
+		return print_json(o);
+	}
+	import_report_text(res);
+	if (dry_run) {
+		if (cli->client != NULL) {
+			printf("Dry run:  would store %llu new, %llu already "
+			       "present; nothing was changed\n",
+			       (unsigned long long)stored,
+			       (unsigned long long)present);
+		} else {
+			printf("Dry run:  cltrackd not reachable, so not "
+			       "compared with its records; nothing was "
+			       "changed\n");
+		}
+	} else {
+		printf("Imported: %llu new, %llu already present\n",
+		       (unsigned long long)stored,
+		       (unsigned long long)present);
+	}
+	return 0;
+}
+
+static int cmd_export(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		      const char **argv)
+{
+	struct cltrack_entry *e = NULL;
+	struct cltrack_kv *kv = NULL;
+	json_t *o = NULL, *arr = NULL;
+	uint32_t nkv = 0;
+	size_t n = 0, i;
+	int ret;
+
+	for (i = 0; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			fprintf(stderr, "cltrack: export: unknown argument "
+				"\"%s\" (export writes JSON)\n", argv[i]);
+			return EINVAL;
+		}
+	}
+	ret = cltrack_status(cli->client, mem_ctx, &kv, &nkv);
+	if (ret == 0) {
+		ret = cltrack_list(cli->client, mem_ctx, NULL, &e, &n);
+	}
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: export failed: %s\n",
+			cltrack_strerror(ret));
+		return ret;
+	}
+	o = json_object();
+	arr = json_array();
+	json_object_set_new(o, "format", json_string("cltrack-export"));
+	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "exported", json_integer((json_int_t)
+							time(NULL)));
+	json_object_set_new(o, "current_epoch",
+			    json_integer(kv_u64(kv, nkv, "current_epoch")));
+	json_object_set_new(o, "recovery_epoch",
+			    json_integer(kv_u64(kv, nkv, "recovery_epoch")));
+	for (i = 0; i < n; i++) {
+		json_array_append_new(arr, entry_json(mem_ctx, &e[i]));
+	}
+	json_object_set_new(o, "clients", arr);
+	return print_json(o);
 }
 
 int main(int argc, const char *argv[])
@@ -342,8 +591,12 @@ int main(int argc, const char *argv[])
 	}
 	cli.json = opt_json != 0;
 
+	if (strcmp(cmd, "import") == 0) {
+		ret = cmd_import(&cli, mem_ctx, nargs - 1, args + 1);
+		goto done;
+	}
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0 &&
-	    strcmp(cmd, "list") != 0) {
+	    strcmp(cmd, "list") != 0 && strcmp(cmd, "export") != 0) {
 		fprintf(stderr, "cltrack: unknown command \"%s\"\nTry "
 			"'cltrack --help'.\n", cmd);
 		goto done;
@@ -361,6 +614,8 @@ int main(int argc, const char *argv[])
 		ret = cmd_status(&cli, mem_ctx, false);
 	} else if (strcmp(cmd, "stats") == 0) {
 		ret = cmd_status(&cli, mem_ctx, true);
+	} else if (strcmp(cmd, "export") == 0) {
+		ret = cmd_export(&cli, mem_ctx, nargs - 1, args + 1);
 	} else {
 		ret = cmd_list(&cli, mem_ctx, nargs - 1, args + 1);
 	}

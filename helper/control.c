@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -24,7 +25,19 @@
 #define CONTROL_MAX_PENDING	256	/* ops in flight per connection */
 #define CONTROL_LIST_CHUNK	(64 * 1024)
 
+/*
+ * Latency of control operations that wait for a transaction (create,
+ * remove, check, grace, nfsdcltrack and import), from request to
+ * reply, in power-of-two microsecond buckets: bucket i counts
+ * latencies below 2^i us.  Percentiles reported from it are upper
+ * bounds, accurate to a factor of two; that is enough to see a slow
+ * store, and costs one counter per operation.
+ */
+#define CONTROL_LAT_BUCKETS	32
+
 struct control_context {
+	uint64_t lat_hist[CONTROL_LAT_BUCKETS];
+	uint64_t lat_count;
 	struct tevent_context *ev;
 	struct daemon_context *daemon;
 	char *path;
@@ -71,6 +84,7 @@ struct control_pending {
 	uint16_t opcode;
 	uint32_t reqid;
 	struct control_import *import;	/* IMPORT: owns the records */
+	struct timespec start;
 };
 
 static void control_accept(struct tevent_context *ev, struct tevent_fd *fde,
@@ -262,6 +276,43 @@ static int count_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
 #define KV_STR(n, v) (struct cltrack_kv){ .name = (n), \
 	.type = CLTRACK_KV_STR, .str = (v) }
 
+static void control_lat_add(struct control_context *ctl,
+			    const struct timespec *start)
+{
+	struct timespec now;
+	uint64_t usec;
+	unsigned i = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	usec = (uint64_t)(now.tv_sec - start->tv_sec) * 1000000 +
+	       (uint64_t)(now.tv_nsec - start->tv_nsec) / 1000;
+	while (i < CONTROL_LAT_BUCKETS - 1 && (usec >> i) != 0) {
+		i++;
+	}
+	ctl->lat_hist[i] += 1;
+	ctl->lat_count += 1;
+}
+
+/* The upper bound (2^i us) of the bucket holding the pct percentile */
+static uint64_t control_lat_pct(const struct control_context *ctl,
+				unsigned pct)
+{
+	uint64_t want, seen = 0;
+	unsigned i;
+
+	if (ctl->lat_count == 0) {
+		return 0;
+	}
+	want = (ctl->lat_count * pct + 99) / 100;
+	for (i = 0; i < CONTROL_LAT_BUCKETS; i++) {
+		seen += ctl->lat_hist[i];
+		if (seen >= want) {
+			break;
+		}
+	}
+	return (uint64_t)1 << (i < CONTROL_LAT_BUCKETS ? i : 31);
+}
+
 static void control_status(struct control_conn *conn,
 			   const struct cltrack_hdr *req, bool stats)
 {
@@ -272,7 +323,7 @@ static void control_status(struct control_conn *conn,
 	struct count_state cnt = {
 		.g = &g,
 	};
-	struct cltrack_kv kv[64];
+	struct cltrack_kv kv[72];
 	uint8_t *body = NULL;
 	size_t used = 0;
 	uint32_t n = 0;
@@ -338,6 +389,10 @@ static void control_status(struct control_conn *conn,
 	kv[n++] = KV_U64("reclaim_list_sent", cs->reclaim_sent);
 	kv[n++] = KV_U64("reclaim_list_usec", cs->reclaim_usec);
 	kv[n++] = KV_U64("control_refused", d->control_refused);
+	kv[n++] = KV_U64("op_latency_count", conn->ctl->lat_count);
+	kv[n++] = KV_U64("op_latency_p50_usec", control_lat_pct(conn->ctl, 50));
+	kv[n++] = KV_U64("op_latency_p90_usec", control_lat_pct(conn->ctl, 90));
+	kv[n++] = KV_U64("op_latency_p99_usec", control_lat_pct(conn->ctl, 99));
 
 	ret = cltrack_kv_push(kv, n, NULL, SIZE_MAX, &used);
 	if (ret == 0) {
@@ -479,6 +534,7 @@ static void control_op_done(struct grace_op *op, const struct grace_record *g,
 		talloc_free(p);
 		return;
 	}
+	control_lat_add(p->conn->ctl, &p->start);
 	if (op->status == 0 && p->opcode == CLTRACK_OP_UMH_GRACE_DONE) {
 		kv[n++] = KV_U64("purged", op->counts[0]);
 	} else if (op->status == 0 && p->opcode == CLTRACK_OP_IMPORT) {
@@ -706,6 +762,7 @@ static void control_op(struct control_conn *conn,
 		return;
 	}
 	p->conn = conn;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	p->opcode = req->opcode;
 	p->reqid = req->reqid;
 	/* The records must live until the transaction is done */
