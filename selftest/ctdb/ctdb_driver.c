@@ -286,7 +286,9 @@ static int cmd_lockwait(struct driver *d)
 		printf("error %s\n", strerror(ret));
 		return 1;
 	}
-	printf("acquired after %.0f ms\n", now_ms() - t0);
+	printf("acquired after %.0f ms dead_holders=%" PRIu64 " waits=%" PRIu64
+	       "\n", now_ms() - t0, ctdb_db_txn_stats(d->db)->dead_holders,
+	       ctdb_db_txn_stats(d->db)->lock_waits);
 	ret = unlock_db(d);
 	return ret == 0 ? 0 : 1;
 }
