@@ -215,6 +215,13 @@ def build(bld):
 	_test_programs(bld, 'scenario',
 		       emu_includes + ['selftest/scenario', 'selftest'],
 		       _present(emu, core, client))
+	# Drivers for the CTDB integration tests: run by
+	# selftest/ctdb/test_*.sh against a real cluster, never directly.
+	for node in _sources(bld, 'selftest/ctdb/*.c'):
+		bld.program(source=[node],
+			    target='selftest/ctdb/%s' % node.name[:-len('.c')],
+			    includes=INCLUDES + ['selftest/ctdb'],
+			    use=_present(core) + LIBS, install_path=None)
 
 	_install_data(bld)
 

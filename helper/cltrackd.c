@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "logging.h"
 #include "privs.h"
+#include "store_ctdb.h"
 
 static void sig_term_handler(struct tevent_context *ev,
 			     struct tevent_signal *se, int signum, int count,
@@ -139,7 +140,13 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
-	ret = store_tdb_init(d, d->ev, cfg->storage_dir, &d->store);
+	if (strcmp(cfg->backend, "ctdb") == 0) {
+		/* Connects in the background: the pipe must not wait */
+		ret = store_ctdb_init(d, d->ev, cfg->ctdb_socket,
+				      cfg->ctdb_database, &d->store);
+	} else {
+		ret = store_tdb_init(d, d->ev, cfg->storage_dir, &d->store);
+	}
 	if (ret != 0) {
 		goto done;
 	}
