@@ -168,7 +168,9 @@ static const struct store_ops store_ctdb_ops = {
 
 int store_ctdb_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		    const char *socket_path, const char *dbname,
-		    struct store_context **result)
+		    const struct ctdb_client_callbacks *cb,
+		    struct store_context **result,
+		    struct ctdb_client **client)
 {
 	struct store_ctdb *sc = NULL;
 	int ret;
@@ -177,7 +179,7 @@ int store_ctdb_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	if (sc == NULL) {
 		return ENOMEM;
 	}
-	ret = ctdb_client_init(sc, ev, socket_path, NULL, &sc->client);
+	ret = ctdb_client_init(sc, ev, socket_path, cb, &sc->client);
 	if (ret != 0) {
 		D_ERR("ctdb store: cannot create the ctdb client, ret=%d",
 		      ret);
@@ -194,6 +196,9 @@ int store_ctdb_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	if (ret != 0) {
 		talloc_free(sc);
 		return ret;
+	}
+	if (client != NULL) {
+		*client = sc->client;
 	}
 	D_INFO("ctdb store: database %s, connecting in the background",
 	       dbname);

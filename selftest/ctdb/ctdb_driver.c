@@ -408,7 +408,7 @@ static int cmd_bench(struct driver *d, unsigned ops, unsigned ntxn)
 	int ret;
 
 	ret = store_ctdb_init(d->mem_ctx, d->ev, d->socket_path, d->dbname,
-			      &store);
+			      NULL, &store, NULL);
 	if (ret != 0) {
 		return 1;
 	}
