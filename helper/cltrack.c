@@ -44,6 +44,19 @@ static void usage(FILE *f)
 		"                       (one transaction; ids already stored "
 		"are kept)\n"
 		"  export [--json]      every record and the epochs, as JSON\n"
+		"  ping                 succeed when cltrackd is up and "
+		"serving\n"
+		"  members              cluster: grace members, their flags and "
+		"CTDB state\n"
+		"  grace start          cluster: start or join a cluster grace\n"
+		"  grace lift [--force] cluster, on the leader: end the grace "
+		"(--force:\n"
+		"                       even before every client reclaimed; "
+		"logged)\n"
+		"  event EVENT [ARGS]   the CTDB event script's hook: takeip|"
+		"releaseip\n"
+		"                       IFACE IP BITS, ipreallocated, recovered, "
+		"monitor\n"
 		"\n"
 		"List filters:\n"
 		"  --reclaimable        only clients allowed to reclaim in the "
@@ -541,6 +554,180 @@ static int cmd_export(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 	return print_json(o);
 }
 
+static int cmd_status_main(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+			   const char **argv)
+{
+	return cmd_status(cli, mem_ctx, false);
+}
+
+static int cmd_stats(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		     const char **argv)
+{
+	return cmd_status(cli, mem_ctx, true);
+}
+
+static int cmd_ping(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		    const char **argv)
+{
+	int ret = cltrack_ping(cli->client);
+
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: ping failed: %s\n",
+			cltrack_strerror(ret));
+		return ret;
+	}
+	if (!cli->json) {
+		printf("cltrackd is up\n");
+	}
+	return 0;
+}
+
+/* cltrack members: the grace record's member entries, from status */
+static int cmd_members(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		       const char **argv)
+{
+	struct cltrack_kv *kv = NULL;
+	uint32_t n = 0, i;
+	json_t *o = NULL;
+	int ret;
+
+	ret = cltrack_status(cli->client, mem_ctx, &kv, &n);
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: members failed: %s\n",
+			cltrack_strerror(ret));
+		return ret;
+	}
+	if (cli->json) {
+		o = json_object();
+	} else {
+		printf("%-6s %s\n", "NODE", "GRACE FLAGS AND CTDB STATE");
+	}
+	for (i = 0; i < n; i++) {
+		if (strncmp(kv[i].name, "member_", 7) != 0 ||
+		    kv[i].type != CLTRACK_KV_STR) {
+			continue;
+		}
+		if (o != NULL) {
+			json_object_set_new(o, kv[i].name + 7,
+					    json_string(kv[i].str));
+		} else {
+			printf("%-6s %s\n", kv[i].name + 7, kv[i].str);
+		}
+	}
+	if (o != NULL) {
+		return print_json(o);
+	}
+	return 0;
+}
+
+static const char *grace_error(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "refused: only the CTDB leader lifts the grace (see "
+		       "'cltrack status' for the leader; this attempt is "
+		       "counted as a safety event)";
+	case EAGAIN:
+		return "not yet: some active node is not enforcing the grace, "
+		       "or clients may still reclaim before the deadline (use "
+		       "--force on the leader to lift anyway)";
+	case EOPNOTSUPP:
+		return "not available on a single host (cltrackd is not in "
+		       "CTDB mode)";
+	default:
+		return cltrack_strerror(err);
+	}
+}
+
+/* cltrack grace start | lift [--force] */
+static int cmd_grace(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		     const char **argv)
+{
+	bool force = false;
+	int ret;
+
+	if (argc >= 1 && strcmp(argv[0], "start") == 0 && argc == 1) {
+		ret = cltrack_grace_start(cli->client);
+	} else if (argc >= 1 && strcmp(argv[0], "lift") == 0 &&
+		   (argc == 1 || (argc == 2 &&
+				  strcmp(argv[1], "--force") == 0))) {
+		force = (argc == 2);
+		ret = cltrack_grace_lift(cli->client, force);
+	} else {
+		fprintf(stderr, "Usage: cltrack grace start | lift [--force]\n");
+		return EINVAL;
+	}
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: grace %s: %s\n", argv[0],
+			grace_error(ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* cltrack event EVENT [ARGS]: the CTDB event script's hook */
+static int cmd_event(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		     const char **argv)
+{
+	static const struct {
+		const char *name;
+		uint8_t event;
+		int nargs;	/* CTDB's arguments after the event name */
+	} events[] = {
+		{ "takeip", CLTRACK_EVENT_TAKEIP, 3 },
+		{ "releaseip", CLTRACK_EVENT_RELEASEIP, 3 },
+		{ "ipreallocated", CLTRACK_EVENT_IPREALLOCATED, 0 },
+		{ "recovered", CLTRACK_EVENT_RECOVERED, 0 },
+		{ "monitor", CLTRACK_EVENT_MONITOR, 0 },
+	};
+	size_t i;
+	int ret;
+
+	for (i = 0; argc >= 1 && i < sizeof(events) / sizeof(events[0]);
+	     i++) {
+		if (strcmp(argv[0], events[i].name) == 0) {
+			break;
+		}
+	}
+	if (argc < 1 || i == sizeof(events) / sizeof(events[0]) ||
+	    argc != 1 + events[i].nargs) {
+		fprintf(stderr, "Usage: cltrack event takeip|releaseip IFACE "
+			"IP MASKBITS | ipreallocated | recovered | monitor\n");
+		return EINVAL;
+	}
+	ret = cltrack_event(cli->client, events[i].event,
+			    events[i].nargs == 3 ? argv[2] : NULL);
+	if (ret == 0) {
+		return 0;
+	}
+	if (events[i].event == CLTRACK_EVENT_MONITOR) {
+		fprintf(stderr, "cltrack: this node is unhealthy: %s\n",
+			ret == ENOTCONN ? "cltrackd is not connected to ctdbd" :
+			ret == ETIMEDOUT ? "nfsd did not enter the cluster "
+			"grace in time; check the [nfsd] restart command and "
+			"cltrackd's log" : cltrack_strerror(ret));
+	} else {
+		fprintf(stderr, "cltrack: event %s failed: %s\n", argv[0],
+			grace_error(ret));
+	}
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		  const char **argv);
+} commands[] = {
+	{ "status", cmd_status_main },
+	{ "stats", cmd_stats },
+	{ "list", cmd_list },
+	{ "export", cmd_export },
+	{ "ping", cmd_ping },
+	{ "members", cmd_members },
+	{ "grace", cmd_grace },
+	{ "event", cmd_event },
+};
+
 int main(int argc, const char *argv[])
 {
 	TALLOC_CTX *mem_ctx = talloc_new(NULL);
@@ -559,6 +746,7 @@ int main(int argc, const char *argv[])
 	const char **args = NULL;
 	const char *cmd = NULL;
 	poptContext pc;
+	size_t c;
 	int nargs = 0;
 	int opt;
 	int ret = EINVAL;
@@ -595,8 +783,12 @@ int main(int argc, const char *argv[])
 		ret = cmd_import(&cli, mem_ctx, nargs - 1, args + 1);
 		goto done;
 	}
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0 &&
-	    strcmp(cmd, "list") != 0 && strcmp(cmd, "export") != 0) {
+	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(cmd, commands[c].name) == 0) {
+			break;
+		}
+	}
+	if (c == sizeof(commands) / sizeof(commands[0])) {
 		fprintf(stderr, "cltrack: unknown command \"%s\"\nTry "
 			"'cltrack --help'.\n", cmd);
 		goto done;
@@ -610,15 +802,7 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
-	if (strcmp(cmd, "status") == 0) {
-		ret = cmd_status(&cli, mem_ctx, false);
-	} else if (strcmp(cmd, "stats") == 0) {
-		ret = cmd_status(&cli, mem_ctx, true);
-	} else if (strcmp(cmd, "export") == 0) {
-		ret = cmd_export(&cli, mem_ctx, nargs - 1, args + 1);
-	} else {
-		ret = cmd_list(&cli, mem_ctx, nargs - 1, args + 1);
-	}
+	ret = commands[c].fn(&cli, mem_ctx, nargs - 1, args + 1);
 done:
 	poptFreeContext(pc);
 	free(opt_socket);

@@ -372,6 +372,7 @@ static void control_status(struct control_conn *conn,
 				 cs->is_socket ? "test socket" : "pipe");
 		kv[n++] = KV_U64("pending_ops", batch_pending(d->batch));
 		kv[n++] = KV_U64("started", d->start_time);
+		kv[n++] = KV_U64("pid", (uint64_t)getpid());
 		kv[n++] = KV_U64("capabilities", privs_effective_count());
 		if (d->cluster != NULL) {
 			uint32_t leader = cluster_leader(d->cluster);
