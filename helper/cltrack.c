@@ -746,7 +746,9 @@ int main(int argc, const char *argv[])
 	const char **args = NULL;
 	const char *cmd = NULL;
 	poptContext pc;
+	const char **cmd_args = NULL;
 	size_t c;
+	int i, ncmd = 0;
 	int nargs = 0;
 	int opt;
 	int ret = EINVAL;
@@ -779,8 +781,27 @@ int main(int argc, const char *argv[])
 	}
 	cli.json = opt_json != 0;
 
+	/* The global options may also follow the command */
+	cmd_args = talloc_array(mem_ctx, const char *, nargs + 1);
+	if (cmd_args == NULL) {
+		ret = ENOMEM;
+		goto done;
+	}
+	for (i = 1, ncmd = 0; i < nargs; i++) {
+		if (strcmp(args[i], "--json") == 0 ||
+		    strcmp(args[i], "-j") == 0) {
+			cli.json = true;
+		} else if ((strcmp(args[i], "--socket") == 0 ||
+			    strcmp(args[i], "-s") == 0) && i + 1 < nargs) {
+			cli.socket = args[++i];
+		} else {
+			cmd_args[ncmd++] = args[i];
+		}
+	}
+	cmd_args[ncmd] = NULL;
+
 	if (strcmp(cmd, "import") == 0) {
-		ret = cmd_import(&cli, mem_ctx, nargs - 1, args + 1);
+		ret = cmd_import(&cli, mem_ctx, ncmd, cmd_args);
 		goto done;
 	}
 	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
@@ -802,7 +823,7 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
-	ret = commands[c].fn(&cli, mem_ctx, nargs - 1, args + 1);
+	ret = commands[c].fn(&cli, mem_ctx, ncmd, cmd_args);
 done:
 	poptFreeContext(pc);
 	free(opt_socket);

@@ -166,6 +166,15 @@ int main(int argc, const char *argv[])
 		return 1;
 	}
 	log_setup("cltrackd", cfg->foreground, cfg->debuglevel);
+	if (cfg->log_file != NULL) {
+		ret = log_set_file(cfg->log_file);
+		if (ret != 0) {
+			fprintf(stderr, "cltrackd: cannot open log file %s: "
+				"%s\n", cfg->log_file, strerror(ret));
+			talloc_free(mem_ctx);
+			return 1;
+		}
+	}
 
 	if (!cfg->foreground) {
 		ret = daemonize(&ready_fd);

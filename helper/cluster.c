@@ -412,8 +412,10 @@ void cluster_upcall_done(struct cluster_context *cl,
 		if (op->result & GRACE_R_SAFETY) {
 			cl->stats.safety_events += 1;
 			cl->stats.safety_early_end += 1;
+			/* put this node's nfsd back into the grace */
+			cl->restart_epoch = 0;
+			cl->joined_epoch = 0;
 		}
-		cl->joined_epoch = 0;
 	}
 }
 

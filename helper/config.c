@@ -1,7 +1,8 @@
 /*
  * Settings: defaults, ini file (iniparser), command line (popt).
  *
- *   [cltrackd]  pipefs dir, storage dir, control socket, debug level
+ *   [cltrackd]  pipefs dir, storage dir, control socket, debug level,
+ *               log file
  *   [store]     backend = tdb | ctdb
  *   [ctdb]      socket (default: ctdb's lookup order), database
  *   [nfsd]      procfs dir, restart command, restart timeout
@@ -40,6 +41,7 @@ static const struct config_key config_keys[] = {
 	{ "cltrackd:storage dir", KEY_PATH, OFS(storage_dir), 0, 0 },
 	{ "cltrackd:control socket", KEY_PATH, OFS(control_socket), 0, 0 },
 	{ "cltrackd:debug level", KEY_LEVEL, OFS(debuglevel), 0, 0 },
+	{ "cltrackd:log file", KEY_PATH, OFS(log_file), 0, 0 },
 	{ "store:backend", KEY_BACKEND, OFS(backend), 0, 0 },
 	{ "ctdb:socket", KEY_PATH, OFS(ctdb_socket), 0, 0 },
 	{ "ctdb:database", KEY_DBNAME, OFS(ctdb_database), 0, 0 },

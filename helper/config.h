@@ -21,6 +21,7 @@ struct cltrack_config {
 	const char *pipefs_dir;
 	const char *storage_dir;
 	const char *control_socket;
+	const char *log_file;		/* NULL: stderr with -F, else syslog */
 	const char *backend;
 	const char *ctdb_socket;	/* NULL: CTDB_SOCKET, test mode, /run */
 	const char *ctdb_database;

@@ -460,22 +460,28 @@ static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
 	if (gt->g.recovery == 0) {
 		return 0;
 	}
-	m = member_get(gt, gt->pnn);
-	if (m != NULL && (m->flags & GRACE_MEMBER_ENFORCING)) {
-		m->flags &= ~GRACE_MEMBER_ENFORCING;
-		gt->grace_dirty = true;
-	}
 	ret = store_txn_traverse(txn, count_epoch_cb, &state);
 	if (ret != 0) {
 		return ret;
 	}
-	if (state.count > 0) {
-		op->result |= GRACE_R_SAFETY;
-		D_ERR("SAFETY: node %u's kernel left grace while cluster grace "
-		      "(recovery epoch %llu) is in force with %llu clients "
-		      "still to reclaim", gt->pnn,
-		      (unsigned long long)gt->g.recovery,
-		      (unsigned long long)state.count);
+	if (state.count == 0) {
+		/*
+		 * Nothing left to reclaim anywhere (or the list was empty):
+		 * the kernel ending its grace is harmless, and the node still
+		 * counts as having entered this grace.
+		 */
+		return 0;
+	}
+	op->result |= GRACE_R_SAFETY;
+	D_ERR("SAFETY: node %u's kernel left grace while cluster grace "
+	      "(recovery epoch %llu) is in force with %llu clients still to "
+	      "reclaim; it must enter the grace again", gt->pnn,
+	      (unsigned long long)gt->g.recovery,
+	      (unsigned long long)state.count);
+	m = member_get(gt, gt->pnn);
+	if (m != NULL && (m->flags & GRACE_MEMBER_ENFORCING)) {
+		m->flags &= ~GRACE_MEMBER_ENFORCING;
+		gt->grace_dirty = true;
 	}
 	return 0;
 }

@@ -30,9 +30,10 @@
  *   GraceStart upcall       start or join; this node ENFORCING; nothing
  *                           is undone (other nodes' reclaims stand)
  *   JOIN (takeip, admin)    start or join; this node NEED
- *   GraceDone upcall        this node's kernel left grace: ENFORCING
- *                           cleared; while R != 0 with epoch-R records
- *                           left, that is a safety event
+ *   GraceDone upcall        this node's kernel left grace: harmless
+ *                           when no epoch-R record is left; otherwise a
+ *                           safety event, and ENFORCING is cleared so
+ *                           that the node is put back into the grace
  *   LIFT (leader only)      every required node ENFORCING, and no
  *                           epoch-R record left or the deadline passed:
  *                           purge epoch R, R := 0, members cleared

@@ -13,6 +13,7 @@
 int log_level = LOG_LEVEL_NOTICE;
 
 static bool log_to_stderr = true;
+static FILE *log_file;
 static const char *log_prog = "cltrack";
 
 static const char *level_names[] = {
@@ -27,6 +28,21 @@ void log_setup(const char *prog, bool to_stderr, int level)
 	if (!to_stderr) {
 		openlog(prog, LOG_PID, LOG_DAEMON);
 	}
+}
+
+int log_set_file(const char *path)
+{
+	FILE *f = fopen(path, "ae");
+
+	if (f == NULL) {
+		return errno;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	if (log_file != NULL) {
+		fclose(log_file);
+	}
+	log_file = f;
+	return 0;
 }
 
 int log_level_parse(const char *str, int *level)
@@ -59,7 +75,8 @@ void log_msg(int level, const char *fmt, ...)
 	int idx = level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
 
 	va_start(ap, fmt);
-	if (log_to_stderr) {
+	if (log_to_stderr || log_file != NULL) {
+		FILE *out = log_file != NULL ? log_file : stderr;
 		struct timespec ts;
 		struct tm tm;
 		char tbuf[32];
@@ -67,11 +84,11 @@ void log_msg(int level, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld %s[%d]: %s: ", tbuf,
+		fprintf(out, "%s.%03ld %s[%d]: %s: ", tbuf,
 			ts.tv_nsec / 1000000, log_prog, (int)getpid(),
 			level_names[idx]);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		vfprintf(out, fmt, ap);
+		fputc('\n', out);
 	} else {
 		vsyslog(prio[idx], fmt, ap);
 	}

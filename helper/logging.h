@@ -25,6 +25,12 @@ extern int log_level;
 void log_setup(const char *prog, bool to_stderr, int level);
 
 /**
+ * @brief Log to this file (appending) instead of stderr or syslog.
+ * @return 0 or an errno.
+ */
+int log_set_file(const char *path);
+
+/**
  * @brief Parse a level name ("ERR", "NOTICE", ...) or number.
  * @return 0, or EINVAL.
  */
