@@ -254,8 +254,8 @@ wait_gone()
 {
 	local limit=$1 node=${2:-} deadline n role pid start left
 
-	deadline=$(awk -v t="$EPOCHREALTIME" -v l="$limit" \
-		       'BEGIN { printf "%d", t + l }')
+	# In microseconds.
+	deadline=$((${EPOCHREALTIME/./} + limit * 1000000))
 	while :; do
 		left=""
 		while read -r n role pid start; do
@@ -266,7 +266,7 @@ wait_gone()
 		left="$left $(marker_pids "$node")"
 		left=${left// /}
 		[ -n "$left" ] || return 0
-		[ "${EPOCHSECONDS}" -lt "$deadline" ] || return 1
+		[ "${EPOCHREALTIME/./}" -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
 }
@@ -317,7 +317,7 @@ nctdb()
 
 	shift
 	# shellcheck disable=SC2046
-	env $(node_env "$k") timeout 10 "$CTDB" "$@"
+	env $(node_env "$k") timeout 10 "$CTDB" -t 3 "$@"
 }
 
 ###########################################################################
@@ -776,13 +776,16 @@ node_stop()
 		kill_recorded KILL "$k" ctdbd
 	fi
 	kill_recorded TERM "$k" keeper
-	if ! wait_gone 5 "$k"; then
-		msg "node ${k}: left behind: $(describe_left "$k");" \
-		    "sending SIGKILL"
-		kill_recorded KILL "$k"
-		kill_marked KILL "$k"
-		wait_gone 5 "$k"
-	fi
+	# With ctdbd gone, what is left of the node has no purpose: eventd
+	# notices its parent's death only every few seconds, and an event
+	# script may hang.
+	wait_gone 1 "$k" && return 0
+	kill_marked TERM "$k"
+	wait_gone 2 "$k" && return 0
+	msg "node ${k}: left behind: $(describe_left "$k"); sending SIGKILL"
+	kill_recorded KILL "$k"
+	kill_marked KILL "$k"
+	wait_gone 2 "$k"
 }
 
 # wait_gone_ctdbd K SECONDS
@@ -812,8 +815,9 @@ node_crash()
 	wait_gone_ctdbd "$k" 5 || die "node ${k}: ctdbd ${pid} survived SIGKILL"
 	kill_recorded KILL "$k" keeper
 	# A crashed machine keeps no processes: its recovery daemon and
-	# eventd exit on their own; an event script might not.
-	if ! wait_gone 5 "$k"; then
+	# eventd exit on their own, but eventd only after a few seconds, and
+	# an event script might not at all.
+	if ! wait_gone 1 "$k"; then
 		kill_marked KILL "$k"
 		wait_gone 2 "$k" ||
 			die "node ${k}: left behind: $(describe_left "$k")"
