@@ -20,13 +20,15 @@
 #   cluster.sh log DIR K           print node K's log file path
 #   cluster.sh cleanup DIR         kill everything recorded, check, remove DIR
 #
-# Environment, read by "start" only (the others read DIR/shared/cluster.conf):
+# Environment (the bases and the owner are read by "start" only; the other
+# commands read what it wrote in DIR/shared/cluster.conf):
 #   CLTRACK_CLUSTER_NODE_BASE    node K has address BASE(K+1); "127.0.0."
 #   CLTRACK_CLUSTER_PUBLIC_BASE  public address K is BASE(K+1)/32 on lo;
 #                                "127.0.100.1", i.e. 127.0.100.11 ...
 #   CLTRACK_CLUSTER_OWNER        pid whose death takes the cluster down
 #                                (default: the caller), or "none"
-#   CLTRACK_CLUSTER_READY_LIMIT  seconds to wait for readiness; 120
+#   CLTRACK_CLUSTER_READY_LIMIT  seconds start, restart and wait wait for
+#                                readiness; 120
 #
 # Every process this script starts is recorded in DIR/shared/pids with its
 # start time, and carries CLTRACK_CLUSTER_MARKER in its environment (so do
@@ -56,6 +58,8 @@ NUM_NODES=0
 NODE_BASE=""
 PUBLIC_BASE=""
 PUBLIC_IPS=yes
+# "yes" unless NoIPFailback=1: then a returning node gets no address back.
+BALANCE=yes
 MARKER=""
 OWNER=none
 
@@ -75,7 +79,8 @@ die()
 
 usage()
 {
-	sed -n '8,24s/^# \{0,1\}//p' "$0" >&2
+	sed -n '/^#   cluster.sh start/,/^#  *readiness; 120/s/^# \{0,1\}//p' \
+		"$0" >&2
 	exit 2
 }
 
@@ -504,7 +509,7 @@ close_fds()
 
 node_start()
 {
-	local k=$1 d fifo keeper pid i
+	local k=$1 d fifo keeper pid hold rc
 
 	d=$(node_dir "$k")
 	fifo="${d}/run/stdin.fifo"
@@ -549,7 +554,7 @@ node_start()
 	fi
 
 	# The child writes its pid after the parent has exited.
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		if [ -s "${d}/run/ctdbd.pid" ]; then
 			read -r pid <"${d}/run/ctdbd.pid"
 			if [ -n "$pid" ] && proc_starttime "$pid" >/dev/null
@@ -617,7 +622,8 @@ node_flags_ok()
 }
 
 # node_ips_ok VIEWER: every public address is held by a running node and,
-# when there are enough addresses, every running node holds one.
+# when there are enough addresses, every running node holds one (ctdbd's
+# default LCP2 gives a returning node addresses back, unless NoIPFailback).
 node_ips_ok()
 {
 	local viewer=$1 map addr pnn holders=" " k live=0 count=0
@@ -635,7 +641,7 @@ node_ips_ok()
 	for k in $LIVE; do
 		live=$((live + 1))
 	done
-	if [ "$count" -ge "$live" ]; then
+	if [ "$BALANCE" = yes ] && [ "$count" -ge "$live" ]; then
 		for k in $LIVE; do
 			case "$holders" in
 			*" $k "*) ;;
@@ -791,9 +797,9 @@ node_stop()
 # wait_gone_ctdbd K SECONDS
 wait_gone_ctdbd()
 {
-	local k=$1 i
+	local k=$1
 
-	for i in $(seq $(($2 * 10))); do
+	for _ in $(seq $(($2 * 10))); do
 		node_running "$k" || return 0
 		sleep 0.1
 	done
@@ -879,6 +885,7 @@ cmd_start()
 			[[ "$1" =~ ^[A-Za-z]+=[0-9]+$ ]] ||
 				die "--tunable $1: not Name=Value"
 			tunables+=("$1")
+			[ "$1" != NoIPFailback=1 ] || BALANCE=no
 			shift
 			;;
 		--no-public-ips)
@@ -958,6 +965,7 @@ NUM_NODES=${NUM_NODES}
 NODE_BASE=${NODE_BASE}
 PUBLIC_BASE=${PUBLIC_BASE}
 PUBLIC_IPS=${PUBLIC_IPS}
+BALANCE=${BALANCE}
 OWNER=${OWNER}
 MARKER='${MARKER}'
 EOF
@@ -1042,7 +1050,7 @@ cmd_shutdown()
 
 cmd_restart()
 {
-	local k=${2:-} owner
+	local k=${2:-}
 
 	[ $# -eq 2 ] || usage
 	cluster_load "$1"
@@ -1137,16 +1145,16 @@ cmd_ctdb()
 
 cmd_leader()
 {
-	local k out i
+	local k out
 
 	[ $# -eq 1 ] || usage
 	cluster_load "$1"
 	# The leader broadcasts its PNN about once a second; "ctdb leader"
 	# prints UNKNOWN until it has heard one (§9).
-	for i in $(seq 15); do
+	for _ in $(seq 15); do
 		for k in $(seq 0 $((NUM_NODES - 1))); do
 			node_running "$k" || continue
-			out=$(nctdb "$k" -t 3 leader 2>/dev/null)
+			out=$(nctdb "$k" leader 2>/dev/null)
 			if [[ "$out" =~ ^[0-9]+$ ]]; then
 				echo "$out"
 				return 0
@@ -1216,7 +1224,8 @@ find_owner()
 		comm=$(cat "/proc/${pid}/comm" 2>/dev/null)
 		case "$comm" in
 		timeout | env | nice | ionice | stdbuf | setsid | time | sudo)
-			pid=$(awk '{ print $4 }' "/proc/${pid}/stat")
+			# Field 4 of stat, the parent.
+			pid=$(sed 's/.*) [^ ]* //; s/ .*//' "/proc/${pid}/stat")
 			;;
 		*)
 			break

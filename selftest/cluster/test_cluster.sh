@@ -146,16 +146,20 @@ lo_is_clean()
 	for f in /run/cltrack-cluster/public-*; do
 		[ -f "$f" ] || continue
 		a=$(cat "$f")
-		[ "$a" != "$DIR" ] && [ "$a" != "$BAD" ] || continue
-		others="$others $(sed 's|/.*||' "${a}/shared/public_addresses" \
-			2>/dev/null)"
+		if [ "$a" = "$DIR" ] || [ "$a" = "$BAD" ]; then
+			continue
+		fi
+		for a in $(sed 's|/.*||' "${a}/shared/public_addresses" \
+			   2>/dev/null); do
+			others="$others $a "
+		done
 	done
 	extra=""
 	for a in $(ip -o addr show dev lo | awk '{ print $4 }'); do
 		case "$a" in
 		127.0.0.1/8 | ::1/128) continue ;;
 		esac
-		case " $(echo $others) " in
+		case "$others" in
 		*" ${a%/32} "*) continue ;;
 		esac
 		extra="$extra $a"
