@@ -156,16 +156,18 @@ cluster_load()
 # Processes: recorded by pid and start time, so that a reused pid is never
 # mistaken for ours.
 
+# proc_starttime PID [zombie]: prints the start time of a running process,
+# or with "zombie" also of one that has exited but is not yet reaped.
 proc_starttime()
 {
-	local line rest
+	local line rest zombie=${2:-}
 
 	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
 	rest=${line##*) }
 	# shellcheck disable=SC2086
 	set -- $rest
 	# Field 3 of stat is the state, field 22 the start time.
-	[ "$1" != "Z" ] || return 1
+	[ "$1" != "Z" ] || [ -n "$zombie" ] || return 1
 	echo "${20}"
 }
 
@@ -228,6 +230,48 @@ marker_pids()
 		pid=${f#/proc/}
 		pid=${pid%/environ}
 		proc_starttime "$pid" >/dev/null && echo "$pid"
+	done
+}
+
+# remember_children [NODE]: records the node's (or every node's) marked
+# processes that are not yet recorded, as "child": ctdbd's recovery daemon,
+# eventd, helpers.  Once they exit, only their pid and start time tell
+# their zombies apart.
+remember_children()
+{
+	local k pid start
+
+	for k in ${1:-$(seq 0 $((NUM_NODES - 1)))}; do
+		for pid in $(marker_pids "$k"); do
+			start=$(proc_starttime "$pid") || continue
+			grep -q " ${pid} ${start}\$" "${DIR}/shared/pids" ||
+				echo "$k child $pid $start" >>"${DIR}/shared/pids"
+		done
+	done
+}
+
+# wait_reaped SECONDS: until no recorded process is left even as a zombie.
+# Orphans are reaped by init, which here does it only every second or two;
+# a test runner that looks for leftovers in its process group would count
+# them.
+wait_reaped()
+{
+	local deadline n role pid start left
+
+	deadline=$((${EPOCHREALTIME/./} + $1 * 1000000))
+	while :; do
+		left=""
+		while read -r n role pid start; do
+			if [ "$(proc_starttime "$pid" zombie)" = "$start" ]; then
+				left="$left $pid"
+			fi
+		done < <(recorded_pids)
+		[ -n "$left" ] || return 0
+		if [ "${EPOCHREALTIME/./}" -ge "$deadline" ]; then
+			msg "not yet reaped by their parent:${left}"
+			return 1
+		fi
+		sleep 0.2
 	done
 }
 
@@ -772,6 +816,7 @@ node_stop()
 {
 	local k=$1 pid
 
+	remember_children "$k"
 	if pid=$(node_pid "$k"); then
 		nctdb "$k" shutdown >/dev/null 2>&1 ||
 			kill -TERM "$pid" 2>/dev/null
@@ -817,6 +862,7 @@ node_crash()
 		die "node ${k}: run/ctdbd.pid does not hold the recorded" \
 		    "pid ${pid}"
 	fi
+	remember_children "$k"
 	kill -KILL "$pid"
 	wait_gone_ctdbd "$k" 5 || die "node ${k}: ctdbd ${pid} survived SIGKILL"
 	kill_recorded KILL "$k" keeper
@@ -845,6 +891,7 @@ cluster_teardown()
 	kill_recorded KILL
 	kill_marked KILL
 	wait_gone 5
+	wait_reaped 5
 	remove_lo_addresses
 	if [ "$(cat "$(registry_file "$PUBLIC_BASE")" 2>/dev/null)" = "$DIR" ]
 	then
@@ -1004,6 +1051,7 @@ EOF
 	done
 	msg "waiting for ${n} nodes to be ready"
 	cluster_wait $(seq 0 $((n - 1))) || exit 1
+	remember_children
 	msg "${n} nodes ready in $(elapsed "$t0") s: ${DIR}"
 	trap - EXIT INT TERM HUP
 }
@@ -1068,6 +1116,7 @@ cmd_restart()
 	msg "node ${k}: starting ctdbd on $(node_addr "$k")"
 	node_start "$k" || { print_logs; die "node ${k} did not start"; }
 	cluster_wait "$k" || die "node ${k} did not come back"
+	remember_children "$k"
 }
 
 cmd_wait()
