@@ -191,6 +191,9 @@ record()
 }
 
 # recorded_pids [NODE [ROLE]]: "node role pid start" lines, alive or not.
+# Read them through "$(...)", never "< <(...)": bash does not wait for a
+# process substitution, and a child left to exit after us becomes a zombie
+# that init reaps late.
 recorded_pids()
 {
 	[ -f "${DIR}/shared/pids" ] || return 0
@@ -205,10 +208,11 @@ node_pid()
 	local n role pid start found=""
 
 	while read -r n role pid start; do
+		[ -n "$pid" ] || continue
 		if proc_alive "$pid" "$start"; then
 			found=$pid
 		fi
-	done < <(recorded_pids "$1" ctdbd)
+	done <<<"$(recorded_pids "$1" ctdbd)"
 	[ -n "$found" ] || return 1
 	echo "$found"
 }
@@ -262,10 +266,11 @@ wait_reaped()
 	while :; do
 		left=""
 		while read -r n role pid start; do
+			[ -n "$pid" ] || continue
 			if [ "$(proc_starttime "$pid" zombie)" = "$start" ]; then
 				left="$left $pid"
 			fi
-		done < <(recorded_pids)
+		done <<<"$(recorded_pids)"
 		[ -n "$left" ] || return 0
 		if [ "${EPOCHREALTIME/./}" -ge "$deadline" ]; then
 			msg "not yet reaped by their parent:${left}"
@@ -281,10 +286,11 @@ kill_recorded()
 	local sig=$1 n role pid start
 
 	while read -r n role pid start; do
+		[ -n "$pid" ] || continue
 		if proc_alive "$pid" "$start"; then
 			kill "-${sig}" "$pid" 2>/dev/null
 		fi
-	done < <(recorded_pids "${2:-}" "${3:-}")
+	done <<<"$(recorded_pids "${2:-}" "${3:-}")"
 }
 
 # kill_marked SIGNAL [NODE]
@@ -308,10 +314,11 @@ wait_gone()
 	while :; do
 		left=""
 		while read -r n role pid start; do
+			[ -n "$pid" ] || continue
 			if proc_alive "$pid" "$start"; then
 				left="$left $pid"
 			fi
-		done < <(recorded_pids "$node")
+		done <<<"$(recorded_pids "$node")"
 		left="$left $(marker_pids "$node")"
 		left=${left// /}
 		[ -n "$left" ] || return 0
@@ -326,11 +333,12 @@ describe_left()
 	local node=${1:-} n role pid start out="" comm
 
 	while read -r n role pid start; do
+		[ -n "$pid" ] || continue
 		if proc_alive "$pid" "$start"; then
 			comm=$(cat "/proc/${pid}/comm" 2>/dev/null)
 			out="$out ${pid}(${comm}, node ${n} ${role})"
 		fi
-	done < <(recorded_pids "$node")
+	done <<<"$(recorded_pids "$node")"
 	for pid in $(marker_pids "$node"); do
 		case " $out " in
 		*" ${pid}("*) ;;
@@ -1175,7 +1183,7 @@ cmd_env()
 	printf 'export'
 	while read -r line; do
 		printf ' %s=%q' "${line%%=*}" "${line#*=}"
-	done < <(node_env "$2")
+	done <<<"$(node_env "$2")"
 	printf '\n'
 }
 

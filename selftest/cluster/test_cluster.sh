@@ -219,6 +219,12 @@ events_since()
 	tail -n +"$(($1 + 1))" "${DIR}/shared/events.log"
 }
 
+# event_since MARK LINE: the logger wrote LINE after line MARK.
+event_since()
+{
+	events_since "$1" | grep -qxF "$2"
+}
+
 events_count()
 {
 	wc -l <"${DIR}/shared/events.log"
@@ -344,7 +350,7 @@ check "node 1's ctdbd exits after its keeper dies" wait_for 10 pid_gone "$pid1"
 check "item 28: node 1 logged 'stdin closed, exiting'" \
 	grep -q 'stdin closed, exiting' "${DIR}/node.1/log.ctdb"
 check "item 28: node 1 ran its shutdown event" \
-	grep -qx 'node.1 1 shutdown' <(events_since "$mark")
+	event_since "$mark" 'node.1 1 shutdown'
 check "wait: nodes 0 and 2 are ready" cl wait "$DIR"
 
 ###########################################################################
@@ -354,7 +360,7 @@ mark=$(events_count)
 check "shutdown node 0" cl shutdown "$DIR" 0
 check "node 0's ctdbd is gone" pid_gone "$pid0"
 check "item 26: ctdb shutdown ran 'shutdown' on node 0" \
-	grep -qx 'node.0 1 shutdown' <(events_since "$mark")
+	event_since "$mark" 'node.0 1 shutdown'
 check "item 26: and no releaseip on node 0" \
 	[ -z "$(events_since "$mark" | grep '^node\.0 .* releaseip')" ]
 check "wait: node 2 alone is ready" cl wait "$DIR"
@@ -366,7 +372,7 @@ cp "${DIR}/shared/pids" "${WORK}/pids"
 mark=$(events_count)
 check "stop" cl stop "$DIR"
 check "item 26: stop ran 'shutdown' on node 2" \
-	grep -qx 'node.2 1 shutdown' <(events_since "$mark")
+	event_since "$mark" 'node.2 1 shutdown'
 check "item 26: and no releaseip" \
 	[ -z "$(events_since "$mark" | grep ' releaseip ')" ]
 check "stop: no recorded process is left" none_alive "${WORK}/pids"
