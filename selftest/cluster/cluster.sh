@@ -8,7 +8,7 @@
 #   cluster.sh start DIR N [--script PATH]... [--no-public-ips]
 #                          [--tunable Name=Value]... [--log-level LEVEL]
 #   cluster.sh stop DIR            clean stop of every node
-#   cluster.sh kill DIR K          SIGKILL node K and its keeper (a crash)
+#   cluster.sh kill DIR K          SIGKILL node K, its keeper, its children
 #   cluster.sh shutdown DIR K      clean stop of node K
 #   cluster.sh restart DIR K       start node K again, wait until it is back
 #   cluster.sh wait DIR            wait until every live node is ready
@@ -873,15 +873,13 @@ node_crash()
 	remember_children "$k"
 	kill -KILL "$pid"
 	wait_gone_ctdbd "$k" 5 || die "node ${k}: ctdbd ${pid} survived SIGKILL"
-	kill_recorded KILL "$k" keeper
-	# A crashed machine keeps no processes: its recovery daemon and
-	# eventd exit on their own, but eventd only after a few seconds, and
-	# an event script might not at all.
-	if ! wait_gone 1 "$k"; then
-		kill_marked KILL "$k"
-		wait_gone 2 "$k" ||
-			die "node ${k}: left behind: $(describe_left "$k")"
-	fi
+	# A crashed machine keeps no processes.  Its recovery daemon and
+	# eventd would exit on their own, eventd only after a few seconds,
+	# and an event script might not at all.
+	kill_recorded KILL "$k"
+	kill_marked KILL "$k"
+	wait_gone 2 "$k" ||
+		die "node ${k}: left behind: $(describe_left "$k")"
 }
 
 # Stops every process, removes our addresses and our registry entry.
