@@ -78,10 +78,19 @@ on()
 	cl ctdb "$DIR" "$k" "$@" 2>/dev/null
 }
 
-# holder_of ADDR: the PNN that node VIEWER ($2) says holds ADDR.
+# holder_of ADDR VIEWER: the PNN that node VIEWER says holds ADDR.
 holder_of()
 {
 	on "$2" -X ip | awk -F'|' -v a="$1" '$2 == a { print $3 }'
+}
+
+# moved: node 0 says node 2's former address ($addr2) is on node 0 or 1.
+moved()
+{
+	local h
+
+	h=$(holder_of "$addr2" 0)
+	[ "$h" = 0 ] || [ "$h" = 1 ]
 }
 
 # Flag columns of node K in VIEWER's node map: "Disconnected|...".
@@ -314,13 +323,6 @@ if wait_for 15 is_disconnected 2 0; then
 else
 	fail "node 2 DISCONNECTED in node 0's map within 15 s"
 fi
-moved()
-{
-	local h
-
-	h=$(holder_of "$addr2" 0)
-	[ "$h" = 0 ] || [ "$h" = 1 ]
-}
 if wait_for 15 moved; then
 	failover=$(since "$t")
 	pass "node 2's address ${addr2} moved, to node $(holder_of "$addr2" 0)"
