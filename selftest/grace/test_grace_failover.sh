@@ -104,6 +104,12 @@ fi
 check "3 nodes up, one cltrackd and nfsd each" wait_for 60 connected_all 0 1 2
 check "the start-up graces are lifted" wait_for 60 lifted_all 0 1 2
 echo "TIME: cluster and cltrackd ready in $(elapsed "$t0" "$(now)") s"
+# Lifts during start-up may pass nodes that are not healthy yet (a
+# counted safety event by design); the scenarios must add none.
+declare -a WITHOUT0
+for k in 0 1 2; do
+	WITHOUT0[$k]=$(status_field "$k" safety_lift_without_node)
+done
 
 # Clients: c<node>-<i> mount through each node
 for k in 0 1 2; do
@@ -250,8 +256,8 @@ for k in "$A" "$B"; do
 	     "non-leader lift $(status_field "$k" safety_nonleader_lift)," \
 	     "lift without a node $(status_field "$k" safety_lift_without_node)"
 done
-check "no lift left an active node out of grace" \
-	test "$(status_field "$A" safety_lift_without_node)$(status_field "$B" safety_lift_without_node)" = 00
+check "no lift in the scenarios left an active node out of grace" \
+	test "$(status_field "$A" safety_lift_without_node)$(status_field "$B" safety_lift_without_node)" = "${WITHOUT0[$A]}${WITHOUT0[$B]}"
 
 cl stop "$DIR" >/dev/null 2>&1
 echo "$passed passed, $failed failed"
