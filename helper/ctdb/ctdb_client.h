@@ -238,6 +238,7 @@ int ctdb_transaction_recv(struct tevent_req *req);
 struct ctdb_txn_stats {
 	uint64_t commits;	/* TRANS3_COMMITs that took effect */
 	uint64_t resends;	/* TRANS3_COMMIT resent (seqnum rule) */
+	uint64_t commit_errors;	/* non-zero status or connection lost */
 	uint64_t unchanged;	/* transactions that changed nothing */
 	uint64_t lock_waits;	/* conflicts found on the g_lock */
 	uint64_t migrations;	/* g_lock record migrations */

@@ -1705,6 +1705,7 @@ static void ctdb_transaction_committed(struct tevent_req *subreq)
 				       &errmsg);
 	TALLOC_FREE(subreq);
 	if (ret == ENOTCONN) {
+		state->db->stats.commit_errors += 1;
 		/*
 		 * Outcome unknown and the lock is gone.  Reconnect, lock
 		 * again, then compare the seqnum and our records.
@@ -1726,6 +1727,7 @@ static void ctdb_transaction_committed(struct tevent_req *subreq)
 		ctdb_transaction_finish(req, 0);
 		return;
 	}
+	state->db->stats.commit_errors += 1;
 	D_NOTICE("ctdb: TRANS3_COMMIT on %s returned %d \"%s\"; checking "
 		 "the seqnum", state->db->name, status, errmsg);
 	subreq = seqnum_control(state);

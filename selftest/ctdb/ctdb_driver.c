@@ -352,9 +352,10 @@ static int cmd_commits(struct driver *d, unsigned n, const char *prefix,
 		fflush(stdout);
 	}
 	printf("acked=%u failed=%u retried=%u commits=%" PRIu64
-	       " resends=%" PRIu64 " ms=%.0f\n", acked, failed, retried,
-	       ctdb_db_txn_stats(d->db)->commits,
-	       ctdb_db_txn_stats(d->db)->resends, now_ms() - t0);
+	       " resends=%" PRIu64 " commit_errors=%" PRIu64 " ms=%.0f\n",
+	       acked, failed, retried, ctdb_db_txn_stats(d->db)->commits,
+	       ctdb_db_txn_stats(d->db)->resends,
+	       ctdb_db_txn_stats(d->db)->commit_errors, now_ms() - t0);
 	return failed == 0 ? 0 : 1;
 }
 

@@ -231,7 +231,9 @@ check "kill_landed_mid_run (${at_kill}/$N acked at the kill)" test "$at_kill" -l
 check "kill_committer_finished (rc=$rc, $acked/$N acked)" test "$rc" = 0 -a "$acked" = $N
 retries=$(grep -c '^retry ' "${T}/kill.out")
 resends=$(sed -n 's/.* resends=\([0-9]*\).*/\1/p' "${T}/kill.out")
-echo "# commit errors retried by the caller: ${retries}; TRANS3_COMMIT resends: ${resends:-?}"
+cerrs=$(sed -n 's/.* commit_errors=\([0-9]*\).*/\1/p' "${T}/kill.out")
+echo "# transactions retried by the caller: ${retries}; TRANS3_COMMIT" \
+	"errors resolved by the seqnum rule: ${cerrs:-?}, resends: ${resends:-?}"
 check "kill_seqnum_survivors" \
 	test "$(seqnum 0) $(seqnum 1)" = "$((s0 + N)) $((s0 + N))"
 lost=0
