@@ -5,6 +5,9 @@
 #   make            bootstrap, configure once, build; bin/ links the tools
 #   make test       build, then run every test; ends with "N passed, N failed"
 #   make demo       build, then run selftest/demo.sh
+#   make test-kernel build, then boot Debian's kernel in QEMU and run the
+#                   real nfsd and NFS client against cltrackd
+#                   (selftest/kernel/test_kernel.sh; make test runs it too)
 #   make install    install (honours DESTDIR and ./configure --prefix=...)
 #   make clean      remove the build output
 #   make distclean  also forget the configuration
@@ -16,7 +19,7 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test demo install clean distclean
+.PHONY: all bootstrap test test-kernel demo install clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -28,6 +31,10 @@ bootstrap:
 
 test: all
 	@$(WAF) test
+
+test-kernel: all
+	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
+	  bash selftest/kernel/test_kernel.sh
 
 demo: all
 	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
