@@ -440,6 +440,9 @@ check 5.4 "cltrack stats: upcalls_create is 1" stat_is upcalls_create 1
 log "step 6: restart nfsd"
 klog_take
 nfsd_stop
+# nfsd unlinks the cld pipe when it stops (spec/knfsd-upcalls.md 2.1).
+check 6.0 "cltrackd saw the pipe go when nfsd stopped (status: not open)" \
+	wait_for 5 not kernel_connected
 t_restart=$(now)
 nfsd_start "$GRACE"
 rc=$?
