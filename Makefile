@@ -19,7 +19,8 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test test-kernel demo install clean distclean
+.PHONY: all bootstrap test test-asan test-valgrind test-kernel fuzz demo \
+	install clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -31,6 +32,28 @@ bootstrap:
 
 test: all
 	@$(WAF) test
+
+# ASan+UBSan build of everything in build-asan/, then the whole suite on it
+ASAN_WAF = WAFLOCK=.lock-waf-asan $(WAF)
+test-asan: bootstrap
+	@test -f build-asan/c4che/_cache.py || \
+	  $(ASAN_WAF) configure -o build-asan --sanitize
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(ASAN_WAF) test
+
+# Every C test program, and every cltrackd that a scenario test starts,
+# under valgrind memcheck: any error or definite leak fails the test
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+test-valgrind: all
+	@CLTRACK_TEST_WRAPPER="$(VALGRIND)" CLTRACK_DAEMON_WRAPPER="$(VALGRIND)" \
+	  CLTRACK_TEST_TIMEOUT=900 $(WAF) test
+
+# libFuzzer: every decoder of outside input, FUZZ_SECONDS each (default 60)
+fuzz: all
+	@bash selftest/fuzz/fuzz.sh build
+	@bash selftest/fuzz/fuzz.sh replay
+	@bash selftest/fuzz/fuzz.sh run $${FUZZ_SECONDS:-60}
 
 test-kernel: all
 	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
@@ -49,4 +72,4 @@ clean:
 
 distclean:
 	@if test -f $(CONFIGURED) && test -x $(WAF); then $(WAF) distclean; fi
-	rm -rf bin build .lock-waf* .waf*
+	rm -rf bin build build-asan .lock-waf* .waf*

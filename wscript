@@ -249,18 +249,24 @@ def _install_data(bld):
 
 
 def _link_bin(bld):
-	"""bin/<tool> -> ../build/<path>, for the programs that exist."""
+	"""<out>/bin/<tool> -> the programs that exist, and bin/ likewise for
+	the default build directory (a sanitizer build in build-asan/ keeps
+	its own links, which its tests use)."""
 	src = bld.srcnode.abspath()
-	bindir = os.path.join(src, 'bin')
-	rel_out = os.path.relpath(bld.bldnode.abspath(), bindir)
-	for link, target in BIN_LINKS:
-		path = os.path.join(bindir, link)
-		if os.path.islink(path):
-			os.unlink(path)
-		if not os.path.isfile(os.path.join(bld.bldnode.abspath(), target)):
-			continue
-		os.makedirs(bindir, exist_ok=True)
-		os.symlink(os.path.join(rel_out, target), path)
+	out = bld.bldnode.abspath()
+	bindirs = [os.path.join(out, 'bin')]
+	if os.path.realpath(out) == os.path.realpath(os.path.join(src, 'build')):
+		bindirs.append(os.path.join(src, 'bin'))
+	for bindir in bindirs:
+		rel_out = os.path.relpath(out, bindir)
+		for link, target in BIN_LINKS:
+			path = os.path.join(bindir, link)
+			if os.path.islink(path):
+				os.unlink(path)
+			if not os.path.isfile(os.path.join(out, target)):
+				continue
+			os.makedirs(bindir, exist_ok=True)
+			os.symlink(os.path.join(rel_out, target), path)
 
 
 class TestContext(Build.BuildContext):
@@ -415,7 +421,7 @@ def _run_tests(bld):
 
 	env = dict(os.environ)
 	env.update(CLTRACK_BUILDDIR=out_dir, CLTRACK_SRCDIR=src,
-		   CLTRACK_BIN=os.path.join(src, 'bin'),
+		   CLTRACK_BIN=os.path.join(out_dir, 'bin'),
 		   CMOCKA_MESSAGE_OUTPUT='stdout')
 
 	tests = []

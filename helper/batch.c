@@ -23,6 +23,8 @@ struct batch_context {
 	struct tevent_context *ev;
 	struct store_context *store;
 	uint32_t pnn;
+	bool cluster;
+	uint64_t grace_time;
 	struct tevent_immediate *im;
 	bool scheduled;
 	struct batch_entry *queue, *queue_tail;
@@ -128,6 +130,8 @@ static int batch_txn_fn(struct store_txn *txn, void *private_data)
 
 	b->gt = (struct grace_txn) {
 		.pnn = b->pnn,
+		.cluster = b->cluster,
+		.grace_time = b->grace_time,
 		.now = (uint64_t)time(NULL),
 	};
 	ret = grace_txn_load(txn, &b->gt);
@@ -205,6 +209,14 @@ static void batch_complete(struct batch_context *b, int ret)
 		e = next;
 	}
 	batch_schedule(b);
+}
+
+void batch_set_cluster(struct batch_context *b, uint32_t pnn,
+		       unsigned grace_time)
+{
+	b->cluster = true;
+	b->pnn = pnn;
+	b->grace_time = grace_time;
 }
 
 unsigned batch_pending(struct batch_context *b)

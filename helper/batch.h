@@ -47,6 +47,12 @@ int batch_submit(struct batch_context *b, const struct grace_op *op,
 		 batch_done_fn fn, void *private_data);
 
 /**
+ * @brief Run the cluster grace rules as node pnn (grace.h).
+ */
+void batch_set_cluster(struct batch_context *b, uint32_t pnn,
+		       unsigned grace_time);
+
+/**
  * @brief Operations queued or committing.
  */
 unsigned batch_pending(struct batch_context *b);

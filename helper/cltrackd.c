@@ -19,6 +19,7 @@
 
 #include "daemon.h"
 #include "logging.h"
+#include "privs.h"
 
 static void sig_term_handler(struct tevent_context *ev,
 			     struct tevent_signal *se, int signum, int count,
@@ -156,6 +157,17 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
+	/*
+	 * Everything that needs privilege is open.  The cld pipe and the
+	 * store are root-owned and cltrackd stays uid 0, so reopening them
+	 * needs no capability (nfsdcld does the same).
+	 */
+	ret = privs_drop_all();
+	if (ret != 0) {
+		D_ERR("Cannot drop capabilities, ret=%d", ret);
+		goto done;
+	}
+
 	D_NOTICE("cltrackd %s ready: store %s in %s, pipe %s/nfsd/cld, "
 		 "control socket %s", CLTRACK_VERSION_STRING,
 		 store_backend(d->store), cfg->storage_dir, cfg->pipefs_dir,
@@ -174,7 +186,7 @@ int main(int argc, const char *argv[])
 	while (!d->shutdown) {
 		ret = tevent_loop_once(d->ev);
 		if (ret != 0) {
-			ret = errno;
+			ret = errno != 0 ? errno : EIO;
 			D_ERR("Event loop failed, ret=%d", ret);
 			break;
 		}
@@ -185,8 +197,9 @@ int main(int argc, const char *argv[])
 			break;
 		}
 	}
-	ret = 0;
 	D_NOTICE("cltrackd stopped");
+	talloc_free(mem_ctx);
+	return ret == 0 ? 0 : 1;
 done:
 	if (ret != 0) {
 		D_ERR("cltrackd failed to start, ret=%d (%s)", ret,

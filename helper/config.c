@@ -43,6 +43,8 @@ static const struct config_key config_keys[] = {
 	{ "nfsd:restart command", KEY_STRING, OFS(restart_command), 0, 0 },
 	{ "nfsd:restart timeout", KEY_INT, OFS(restart_timeout), 1, 3600 },
 	{ "grace:time", KEY_INT, OFS(grace_time), 10, 3600 },
+	{ "grace:enforcement timeout", KEY_INT, OFS(enforce_timeout), 10,
+	  3600 },
 };
 
 struct cltrack_config *config_defaults(TALLOC_CTX *mem_ctx)
@@ -64,6 +66,7 @@ struct cltrack_config *config_defaults(TALLOC_CTX *mem_ctx)
 		.restart_command = "",
 		.restart_timeout = 60,
 		.grace_time = 90,
+		.enforce_timeout = 120,
 	};
 	return cfg;
 }

@@ -26,6 +26,7 @@ struct cltrack_config {
 	const char *restart_command;
 	int restart_timeout;
 	int grace_time;
+	int enforce_timeout;
 };
 
 /**

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "grace.h"
 #include "logging.h"
+#include "privs.h"
 
 #define CONTROL_MAX_PENDING	256	/* ops in flight per connection */
 #define CONTROL_LIST_CHUNK	(64 * 1024)
@@ -51,8 +52,16 @@ struct control_conn {
 	struct control_out *out_head, *out_tail;
 	struct control_pending *pending;
 	unsigned npending;
+	struct control_import *import;	/* chunks of an IMPORT so far */
 	bool in_handler;
 	bool broken;
+};
+
+/* An IMPORT being received, chunk by chunk */
+struct control_import {
+	uint32_t reqid;
+	struct grace_import_item *items;
+	size_t n;
 };
 
 /* An operation waiting for its transaction */
@@ -61,6 +70,7 @@ struct control_pending {
 	struct control_conn *conn;	/* NULL once the peer went away */
 	uint16_t opcode;
 	uint32_t reqid;
+	struct control_import *import;	/* IMPORT: owns the records */
 };
 
 static void control_accept(struct tevent_context *ev, struct tevent_fd *fde,
@@ -262,7 +272,7 @@ static void control_status(struct control_conn *conn,
 	struct count_state cnt = {
 		.g = &g,
 	};
-	struct cltrack_kv kv[48];
+	struct cltrack_kv kv[64];
 	uint8_t *body = NULL;
 	size_t used = 0;
 	uint32_t n = 0;
@@ -297,6 +307,7 @@ static void control_status(struct control_conn *conn,
 				 cs->is_socket ? "test socket" : "pipe");
 		kv[n++] = KV_U64("pending_ops", batch_pending(d->batch));
 		kv[n++] = KV_U64("started", d->start_time);
+		kv[n++] = KV_U64("capabilities", privs_effective_count());
 	}
 	kv[n++] = KV_U64("upcalls_create", cs->upcalls[0]);
 	kv[n++] = KV_U64("upcalls_remove", cs->upcalls[1]);
@@ -459,11 +470,157 @@ static void control_op_done(struct grace_op *op, const struct grace_record *g,
 	struct control_pending *p = talloc_get_type_abort(
 		private_data, struct control_pending);
 
-	if (p->conn != NULL) {
-		control_send(p->conn, p->opcode, p->reqid, op->status, 0,
-			     NULL, 0);
+	struct cltrack_kv kv[2];
+	uint8_t body[64];
+	size_t used = 0;
+	uint32_t n = 0;
+
+	if (p->conn == NULL) {
+		talloc_free(p);
+		return;
 	}
+	if (op->status == 0 && p->opcode == CLTRACK_OP_UMH_GRACE_DONE) {
+		kv[n++] = KV_U64("purged", op->counts[0]);
+	} else if (op->status == 0 && p->opcode == CLTRACK_OP_IMPORT) {
+		kv[n++] = KV_U64("stored", op->counts[0]);
+		kv[n++] = KV_U64("present", op->counts[1]);
+	}
+	if (n > 0 && cltrack_kv_push(kv, n, body, sizeof(body), &used) != 0) {
+		used = 0;
+	}
+	control_send(p->conn, p->opcode, p->reqid, op->status, 0,
+		     used > 0 ? body : NULL, used);
 	talloc_free(p);
+}
+
+/*
+ * nfsdcltrack's "possibly still reclaiming" (spec §8.2): a client whose
+ * time is before this boot's grace start, or any v4.0 client, may still
+ * reclaim, so grace must not be lifted early.
+ */
+struct reclaiming_state {
+	int64_t grace_start;
+	uint64_t count;
+};
+
+static int reclaiming_cb(const uint8_t *key, size_t keylen,
+			 const uint8_t *val, size_t vallen, void *private_data)
+{
+	struct reclaiming_state *rs = private_data;
+	struct client_record rec;
+	const uint8_t *id = NULL;
+	size_t idlen;
+
+	if (!client_key_parse(key, keylen, &id, &idlen)) {
+		return 0;
+	}
+	if (client_record_pull(val, vallen, &rec) != 0) {
+		/* Unknown state: count it, so that grace is not lifted */
+		rs->count += 1;
+		return 0;
+	}
+	if ((int64_t)rec.created < rs->grace_start ||
+	    !(rec.flags & RECORD_F_SESSION)) {
+		rs->count += 1;
+	}
+	return 0;
+}
+
+static void control_umh_reclaiming(struct control_conn *conn,
+				   const struct cltrack_hdr *req,
+				   const uint8_t *body, size_t bodylen)
+{
+	struct daemon_context *d = conn->ctl->daemon;
+	struct reclaiming_state rs = {};
+	struct cltrack_kv kv[1];
+	uint8_t out[64];
+	size_t used = 0;
+	int ret;
+
+	ret = cltrack_umh_time_pull(body, bodylen, &rs.grace_start);
+	if (ret != 0) {
+		control_send_status(conn, req, -EINVAL);
+		return;
+	}
+	ret = store_traverse(d->store, reclaiming_cb, &rs);
+	if (ret != 0) {
+		control_send_status(conn, req, -EREMOTEIO);
+		return;
+	}
+	kv[0] = KV_U64("count", rs.count);
+	ret = cltrack_kv_push(kv, 1, out, sizeof(out), &used);
+	if (ret != 0) {
+		control_send_status(conn, req, -ret);
+		return;
+	}
+	control_send(conn, req->opcode, req->reqid, 0, 0, out, used);
+}
+
+static int import_add_cb(const struct cltrack_client_op *cop,
+			 void *private_data)
+{
+	struct control_import *im = private_data;
+	struct grace_import_item *it = NULL;
+
+	if (im->n >= CLTRACK_IMPORT_MAX) {
+		return EMSGSIZE;
+	}
+	if (im->n % 1024 == 0) {
+		struct grace_import_item *tmp = talloc_realloc(
+			im, im->items, struct grace_import_item, im->n + 1024);
+		if (tmp == NULL) {
+			return ENOMEM;
+		}
+		im->items = tmp;
+	}
+	it = &im->items[im->n];
+	*it = (struct grace_import_item) {
+		.idlen = cop->idlen,
+		.princhash_len = cop->princhash_len,
+		.flags = cop->flags,
+	};
+	it->id = talloc_memdup(im->items, cop->id, cop->idlen);
+	if (it->id == NULL) {
+		return ENOMEM;
+	}
+	memcpy(it->princhash, cop->princhash, cop->princhash_len);
+	im->n += 1;
+	return 0;
+}
+
+/*
+ * Collect the chunks of an import; only the last one is answered.  A
+ * bad chunk fails the whole import, before anything was stored.
+ */
+static bool control_import_chunk(struct control_conn *conn,
+				 const struct cltrack_hdr *req,
+				 const uint8_t *body, size_t bodylen)
+{
+	int ret;
+
+	if (conn->import != NULL && conn->import->reqid != req->reqid) {
+		D_WARNING("Import %u abandoned by a new import %u",
+			  conn->import->reqid, req->reqid);
+		TALLOC_FREE(conn->import);
+	}
+	if (conn->import == NULL) {
+		conn->import = talloc_zero(conn, struct control_import);
+		if (conn->import == NULL) {
+			control_send_status(conn, req, -ENOMEM);
+			return false;
+		}
+		conn->import->reqid = req->reqid;
+	}
+	ret = cltrack_import_chunk_pull(body, bodylen, import_add_cb,
+					conn->import);
+	if (ret != 0) {
+		D_WARNING("Bad import chunk, ret=%d; import dropped", ret);
+		TALLOC_FREE(conn->import);
+		control_send_status(conn, req, ret == ENOMEM ? -ENOMEM :
+				    ret == EMSGSIZE ? -EMSGSIZE : -EINVAL);
+		return false;
+	}
+	return !(req->flags & CLTRACK_PROTO_F_MORE);
 }
 
 static void control_op(struct control_conn *conn,
@@ -500,23 +657,59 @@ static void control_op(struct control_conn *conn,
 	case CLTRACK_OP_GRACE_DONE:
 		op.type = GRACE_OP_GRACE_DONE;
 		break;
+	case CLTRACK_OP_UMH_CREATE:
+	case CLTRACK_OP_UMH_REMOVE:
+	case CLTRACK_OP_UMH_CHECK:
+		ret = cltrack_umh_op_pull(body, bodylen, &cop, &op.time);
+		if (ret != 0) {
+			control_send_status(conn, req, -EINVAL);
+			return;
+		}
+		op.type = req->opcode == CLTRACK_OP_UMH_CREATE ?
+				GRACE_OP_UMH_CREATE :
+			  req->opcode == CLTRACK_OP_UMH_REMOVE ?
+				GRACE_OP_UMH_REMOVE : GRACE_OP_UMH_CHECK;
+		op.idlen = cop.idlen;
+		memcpy(op.id, cop.id, cop.idlen);
+		op.flags = cop.flags & RECORD_F_SESSION;
+		break;
+	case CLTRACK_OP_UMH_GRACE_DONE:
+		ret = cltrack_umh_time_pull(body, bodylen, &op.time);
+		if (ret != 0) {
+			control_send_status(conn, req, -EINVAL);
+			return;
+		}
+		op.type = GRACE_OP_UMH_GRACE_DONE;
+		break;
+	case CLTRACK_OP_IMPORT:
+		if (!control_import_chunk(conn, req, body, bodylen)) {
+			return;
+		}
+		op.type = GRACE_OP_IMPORT;
+		op.items = conn->import->items;
+		op.nitems = conn->import->n;
+		break;
 	default:
 		control_send_status(conn, req, -EOPNOTSUPP);
 		return;
 	}
 	if (conn->npending >= CONTROL_MAX_PENDING) {
+		TALLOC_FREE(conn->import);
 		control_send_status(conn, req, -EBUSY);
 		return;
 	}
 
 	p = talloc_zero(d, struct control_pending);
 	if (p == NULL) {
+		TALLOC_FREE(conn->import);
 		control_send_status(conn, req, -ENOMEM);
 		return;
 	}
 	p->conn = conn;
 	p->opcode = req->opcode;
 	p->reqid = req->reqid;
+	/* The records must live until the transaction is done */
+	p->import = talloc_move(p, &conn->import);
 	ret = batch_submit(d->batch, &op, control_op_done, p);
 	if (ret != 0) {
 		talloc_free(p);
@@ -551,6 +744,9 @@ static void control_dispatch(struct control_conn *conn,
 		break;
 	case CLTRACK_OP_LIST:
 		control_list(conn, req, body, bodylen);
+		break;
+	case CLTRACK_OP_UMH_RECLAIMING:
+		control_umh_reclaiming(conn, req, body, bodylen);
 		break;
 	default:
 		control_op(conn, req, body, bodylen);

@@ -263,6 +263,94 @@ done:
 	return ret;
 }
 
+static void grace_enforce(struct grace_txn *gt, struct grace_member *m);
+
+static struct grace_member *member_get(struct grace_txn *gt, uint32_t pnn)
+{
+	struct grace_record *g = &gt->g;
+	uint32_t i;
+
+	for (i = 0; i < g->nmembers; i++) {
+		if (g->members[i].pnn == pnn) {
+			return &g->members[i];
+		}
+	}
+	if (g->nmembers == RECORD_MAX_MEMBERS) {
+		return NULL;
+	}
+	g->members[g->nmembers] = (struct grace_member) {
+		.pnn = pnn,
+	};
+	return &g->members[g->nmembers++];
+}
+
+const struct grace_member *grace_member_find(const struct grace_record *g,
+					     uint32_t pnn)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nmembers; i++) {
+		if (g->members[i].pnn == pnn) {
+			return &g->members[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Cluster: start a grace if none runs (R := C, C := C + 1), or join the
+ * running one.  Nothing is undone on a join: records re-created during
+ * this grace by any node's clients must stay reclaimed.
+ */
+static int grace_start_or_join(struct grace_txn *gt, struct grace_op *op,
+			       bool enforce)
+{
+	struct grace_member *m = NULL;
+
+	if (gt->g.recovery == 0) {
+		gt->g.recovery = gt->g.current;
+		gt->g.current += 1;
+		gt->g.start_time = gt->now;
+		gt->g.deadline = gt->now + gt->grace_time;
+		gt->g.nmembers = 0;
+		op->result |= GRACE_R_STARTED;
+		D_NOTICE("Cluster grace started by node %u: recovery epoch "
+			 "%llu, current epoch %llu", gt->pnn,
+			 (unsigned long long)gt->g.recovery,
+			 (unsigned long long)gt->g.current);
+	}
+	m = member_get(gt, gt->pnn);
+	if (m == NULL) {
+		return ENOSPC;
+	}
+	if (!(m->flags & GRACE_MEMBER_NEED)) {
+		m->flags |= GRACE_MEMBER_NEED;
+		m->need_time = gt->now;
+	}
+	if (enforce) {
+		grace_enforce(gt, m);
+		op->result |= GRACE_R_ENFORCING;
+	}
+	gt->grace_dirty = true;
+	return 0;
+}
+
+/*
+ * This node's nfsd is in the running grace.  The deadline is the time
+ * the last node entered it plus the grace time, so a late joiner's
+ * clients get a full grace period too.
+ */
+static void grace_enforce(struct grace_txn *gt, struct grace_member *m)
+{
+	m->flags |= GRACE_MEMBER_ENFORCING;
+	m->enforcing_time = gt->now;
+	if (gt->g.deadline < gt->now + gt->grace_time) {
+		gt->g.deadline = gt->now + gt->grace_time;
+	}
+	D_NOTICE("Node %u is enforcing grace (recovery epoch %llu)", m->pnn,
+		 (unsigned long long)gt->g.recovery);
+}
+
 static int op_grace_start(struct store_txn *txn, struct grace_txn *gt)
 {
 	uint64_t changed = 0;
@@ -291,9 +379,163 @@ static int op_grace_start(struct store_txn *txn, struct grace_txn *gt)
 	return 0;
 }
 
-static int op_grace_done(struct store_txn *txn, struct grace_txn *gt)
+/* Purge: delete every record of epoch R; R := 0 */
+static int grace_purge(struct store_txn *txn, struct grace_txn *gt,
+		       uint64_t *purged)
 {
-	uint64_t purged = 0;
+	int ret;
+
+	ret = epoch_sweep(txn, gt, true, purged);
+	if (ret != 0) {
+		return ret;
+	}
+	D_NOTICE("Grace done: %llu records of epoch %llu not reclaimed and "
+		 "purged", (unsigned long long)*purged,
+		 (unsigned long long)gt->g.recovery);
+	gt->g.recovery = 0;
+	gt->g.start_time = 0;
+	gt->g.deadline = 0;
+	gt->g.nmembers = 0;
+	gt->grace_dirty = true;
+	gt->purged += *purged;
+	return 0;
+}
+
+struct count_epoch_state {
+	uint64_t epoch;
+	uint64_t count;
+};
+
+static int count_epoch_cb(const uint8_t *key, size_t keylen,
+			  const uint8_t *val, size_t vallen,
+			  void *private_data)
+{
+	struct count_epoch_state *state = private_data;
+	struct client_record rec;
+	const uint8_t *id = NULL;
+	size_t idlen;
+
+	if (!client_key_parse(key, keylen, &id, &idlen)) {
+		return 0;
+	}
+	if (client_record_pull(val, vallen, &rec) == 0 &&
+	    rec.epoch == state->epoch) {
+		state->count += 1;
+	}
+	return 0;
+}
+
+int grace_count_recovery(struct store_context *store,
+			 const struct grace_record *g, uint64_t *count)
+{
+	struct count_epoch_state state = {
+		.epoch = g->recovery,
+	};
+	int ret;
+
+	*count = 0;
+	if (g->recovery == 0) {
+		return 0;
+	}
+	ret = store_traverse(store, count_epoch_cb, &state);
+	*count = state.count;
+	return ret;
+}
+
+/*
+ * Cluster: this node's kernel left grace (GraceDone upcall).  Only the
+ * leader purges.  A kernel leaving while the cluster grace is in force,
+ * with clients still to reclaim, is a safety event: it may now grant
+ * state that conflicts with a reclaim elsewhere.
+ */
+static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
+			     struct grace_op *op)
+{
+	struct count_epoch_state state = {
+		.epoch = gt->g.recovery,
+	};
+	struct grace_member *m = NULL;
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		return 0;
+	}
+	m = member_get(gt, gt->pnn);
+	if (m != NULL && (m->flags & GRACE_MEMBER_ENFORCING)) {
+		m->flags &= ~GRACE_MEMBER_ENFORCING;
+		gt->grace_dirty = true;
+	}
+	ret = store_txn_traverse(txn, count_epoch_cb, &state);
+	if (ret != 0) {
+		return ret;
+	}
+	if (state.count > 0) {
+		op->result |= GRACE_R_SAFETY;
+		D_ERR("SAFETY: node %u's kernel left grace while cluster grace "
+		      "(recovery epoch %llu) is in force with %llu clients "
+		      "still to reclaim", gt->pnn,
+		      (unsigned long long)gt->g.recovery,
+		      (unsigned long long)state.count);
+	}
+	return 0;
+}
+
+/*
+ * Cluster: the leader ends grace.  Every required node (active and
+ * healthy in CTDB's node map) must be ENFORCING, and either no record of
+ * epoch R is left (every client reclaimed somewhere) or the deadline
+ * passed.  Then the epoch-R records are purged and R := 0, in this one
+ * transaction.  -EAGAIN: not yet.
+ */
+static int grace_lift(struct store_txn *txn, struct grace_txn *gt,
+		      struct grace_op *op)
+{
+	struct count_epoch_state state = {
+		.epoch = gt->g.recovery,
+	};
+	uint32_t i;
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		return 0;
+	}
+	for (i = 0; i < op->nrequired && !op->force; i++) {
+		const struct grace_member *m = grace_member_find(
+			&gt->g, op->required[i]);
+
+		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+			D_INFO("Lift: node %u is not enforcing yet",
+			       op->required[i]);
+			op->status = -EAGAIN;
+			return 0;
+		}
+	}
+	ret = store_txn_traverse(txn, count_epoch_cb, &state);
+	if (ret != 0) {
+		return ret;
+	}
+	if (state.count > 0 && gt->now < gt->g.deadline && !op->force) {
+		D_INFO("Lift: %llu clients may still reclaim, %llu s to the "
+		       "deadline", (unsigned long long)state.count,
+		       (unsigned long long)(gt->g.deadline - gt->now));
+		op->status = -EAGAIN;
+		return 0;
+	}
+	D_NOTICE("Lifting cluster grace of recovery epoch %llu (%s)",
+		 (unsigned long long)gt->g.recovery,
+		 op->force ? "forced" : state.count == 0 ?
+		 "every client reclaimed" : "deadline passed");
+	ret = grace_purge(txn, gt, &op->purged);
+	if (ret != 0) {
+		return ret;
+	}
+	op->result |= GRACE_R_LIFTED;
+	return 0;
+}
+
+static int op_grace_done(struct store_txn *txn, struct grace_txn *gt,
+			 struct grace_op *op)
+{
 	int ret;
 
 	if (gt->g.recovery == 0) {
@@ -302,19 +544,7 @@ static int op_grace_done(struct store_txn *txn, struct grace_txn *gt)
 			return ret;
 		}
 	}
-	ret = epoch_sweep(txn, gt, true, &purged);
-	if (ret != 0) {
-		return ret;
-	}
-	D_NOTICE("Grace done: %llu records of epoch %llu not reclaimed and "
-		 "purged", (unsigned long long)purged,
-		 (unsigned long long)gt->g.recovery);
-	gt->g.recovery = 0;
-	gt->g.start_time = 0;
-	gt->g.deadline = 0;
-	gt->grace_dirty = true;
-	gt->purged += purged;
-	return 0;
+	return grace_purge(txn, gt, &op->purged);
 }
 
 static int op_create(struct store_txn *txn, struct grace_txn *gt,
@@ -410,12 +640,43 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 	int ret;
 
 	op->status = 0;
+	op->result = 0;
+
+	if (gt->cluster) {
+		switch (op->type) {
+		case GRACE_OP_GRACE_START:
+			return grace_start_or_join(gt, op, true);
+		case GRACE_OP_JOIN:
+			return grace_start_or_join(gt, op, false);
+		case GRACE_OP_GRACE_DONE:
+			return grace_member_done(txn, gt, op);
+		case GRACE_OP_LIFT:
+			return grace_lift(txn, gt, op);
+		case GRACE_OP_CHECK:
+			if (gt->g.recovery == 0) {
+				/* v0 kernels are not supported in a cluster */
+				op->status = -EACCES;
+				return 0;
+			}
+			break;
+		default:
+			break;
+		}
+	}
 
 	switch (op->type) {
 	case GRACE_OP_GRACE_START:
 		return op_grace_start(txn, gt);
 	case GRACE_OP_GRACE_DONE:
-		return op_grace_done(txn, gt);
+		return op_grace_done(txn, gt, op);
+	case GRACE_OP_JOIN:
+	case GRACE_OP_LIFT:
+		/* one host: its own GraceStart and GraceDone run grace */
+		op->status = -EOPNOTSUPP;
+		return 0;
+	case GRACE_OP_UMH_GRACE_DONE:
+	case GRACE_OP_IMPORT:
+		return grace_umh_apply(txn, gt, NULL, 0, op);
 	default:
 		break;
 	}
@@ -434,6 +695,11 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		break;
 	case GRACE_OP_CHECK:
 		ret = op_check(txn, gt, key, keylen, op);
+		break;
+	case GRACE_OP_UMH_CREATE:
+	case GRACE_OP_UMH_REMOVE:
+	case GRACE_OP_UMH_CHECK:
+		ret = grace_umh_apply(txn, gt, key, keylen, op);
 		break;
 	default:
 		op->status = -EOPNOTSUPP;

@@ -21,6 +21,27 @@
  *
  * Reclaimable (the GraceStart list): epoch == R, or epoch == C with
  * prev_epoch == R.
+ *
+ * Cluster mode (DESIGN.md §5, docs/grace-protocol.md) keeps the record
+ * rules and changes who ends grace: the grace record's member entries
+ * say which nodes' nfsd are in the running grace (ENFORCING) or asked
+ * for it (NEED), and only the leader lifts it:
+ *
+ *   GraceStart upcall       start or join; this node ENFORCING; nothing
+ *                           is undone (other nodes' reclaims stand)
+ *   JOIN (takeip, admin)    start or join; this node NEED
+ *   GraceDone upcall        this node's kernel left grace: ENFORCING
+ *                           cleared; while R != 0 with epoch-R records
+ *                           left, that is a safety event
+ *   LIFT (leader only)      every required node ENFORCING, and no
+ *                           epoch-R record left or the deadline passed:
+ *                           purge epoch R, R := 0, members cleared
+ *
+ * The deadline is the time the last node became ENFORCING plus the
+ * grace time.
+ *
+ * The nfsdcltrack drop-in's operations (GRACE_OP_UMH_*) and the bulk
+ * import are in grace_umh.c; their rules are at the top of that file.
  */
 #ifndef CLTRACK_GRACE_H
 #define CLTRACK_GRACE_H
@@ -38,7 +59,29 @@ enum grace_op_type {
 	GRACE_OP_CHECK,
 	GRACE_OP_GRACE_START,
 	GRACE_OP_GRACE_DONE,
+	GRACE_OP_JOIN,		/* cluster: takeip or admin start */
+	GRACE_OP_LIFT,		/* cluster: the leader ends grace */
+	GRACE_OP_UMH_CREATE,
+	GRACE_OP_UMH_REMOVE,
+	GRACE_OP_UMH_CHECK,
+	GRACE_OP_UMH_GRACE_DONE,
+	GRACE_OP_IMPORT,
 };
+
+/* One record of a bulk import */
+struct grace_import_item {
+	uint8_t *id;
+	uint16_t idlen;
+	uint8_t princhash_len;
+	uint8_t princhash[RECORD_PRINCHASH_SIZE];
+	uint32_t flags;
+};
+
+/* grace_op.result flags */
+#define GRACE_R_STARTED		0x1	/* a new grace started (R was 0) */
+#define GRACE_R_LIFTED		0x2	/* the lift happened */
+#define GRACE_R_SAFETY		0x4	/* a safety event (see above) */
+#define GRACE_R_ENFORCING	0x8	/* this node is ENFORCING now */
 
 struct grace_op {
 	enum grace_op_type type;
@@ -47,7 +90,17 @@ struct grace_op {
 	uint8_t princhash_len;
 	uint8_t princhash[RECORD_PRINCHASH_SIZE];
 	uint32_t flags;		/* RECORD_F_* for a create */
+	bool force;		/* LIFT: ignore the conditions */
+	uint32_t nrequired;	/* LIFT: nodes that must be ENFORCING */
+	uint32_t required[RECORD_MAX_MEMBERS];
 	int status;		/* result: 0 or -errno (e.g. -EACCES) */
+	uint32_t result;	/* GRACE_R_* */
+	uint64_t purged;	/* LIFT/GraceDone: records purged */
+	int64_t time;		/* UMH ops: the nfsdcltrack time */
+	const struct grace_import_item *items;	/* GRACE_OP_IMPORT */
+	size_t nitems;
+	uint64_t counts[2];	/* UMH_GRACE_DONE: purged;
+				   IMPORT: stored, present */
 };
 
 /* What one transaction worked with: loaded at its start, saved at end. */
@@ -55,6 +108,8 @@ struct grace_txn {
 	struct grace_record g;
 	bool grace_dirty;
 	uint32_t pnn;
+	bool cluster;
+	uint64_t grace_time;
 	uint64_t now;
 	uint64_t purged;	/* records deleted by GraceDone */
 	uint64_t corrupt;	/* unreadable records met */
@@ -77,9 +132,28 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		    struct grace_op *op);
 
 /**
+ * @brief Apply one GRACE_OP_UMH_* or GRACE_OP_IMPORT operation.
+ * key is the client key for the client operations, else NULL.
+ */
+int grace_umh_apply(struct store_txn *txn, struct grace_txn *gt,
+		    const uint8_t *key, size_t keylen, struct grace_op *op);
+
+/**
  * @brief Store the grace record if an operation changed it.
  */
 int grace_txn_save(struct store_txn *txn, struct grace_txn *gt);
+
+/**
+ * @brief This node's member entry in g, or NULL.
+ */
+const struct grace_member *grace_member_find(const struct grace_record *g,
+					     uint32_t pnn);
+
+/**
+ * @brief Count the records of epoch R in the local copy.
+ */
+int grace_count_recovery(struct store_context *store,
+			 const struct grace_record *g, uint64_t *count);
 
 /**
  * @brief Read the grace record from the local copy (no transaction).

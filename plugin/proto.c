@@ -342,3 +342,164 @@ int cltrack_client_op_pull(const uint8_t *buf, size_t len,
 	}
 	return 0;
 }
+
+int cltrack_umh_op_push(const struct cltrack_client_op *op, int64_t time,
+			uint8_t *buf, size_t buflen, size_t *used)
+{
+	struct cursor c;
+	size_t oplen = 0;
+	int ret;
+
+	ret = cltrack_client_op_push(op, buf, buflen, &oplen);
+	if (ret != 0) {
+		return ret;
+	}
+	cur_init(&c, buf + oplen, buflen - oplen);
+	le_push64(&c, (uint64_t)time);
+	if (c.err) {
+		return EMSGSIZE;
+	}
+	*used = oplen + c.ofs;
+	return 0;
+}
+
+int cltrack_umh_op_pull(const uint8_t *buf, size_t len,
+			struct cltrack_client_op *op, int64_t *time)
+{
+	if (len < 8) {
+		return EPROTO;
+	}
+	*time = (int64_t)h_get64(buf + len - 8);
+	return cltrack_client_op_pull(buf, len - 8, op);
+}
+
+int cltrack_umh_time_push(int64_t time, uint8_t *buf, size_t buflen,
+			  size_t *used)
+{
+	if (buflen < 8) {
+		return EMSGSIZE;
+	}
+	h_put64(buf, (uint64_t)time);
+	*used = 8;
+	return 0;
+}
+
+int cltrack_umh_time_pull(const uint8_t *buf, size_t len, int64_t *time)
+{
+	if (len != 8) {
+		return EPROTO;
+	}
+	*time = (int64_t)h_get64(buf);
+	return 0;
+}
+
+int cltrack_import_chunk_push(const struct cltrack_client_op *ops, size_t n,
+			      uint8_t *buf, size_t buflen, size_t *used)
+{
+	uint8_t tmp[2 + CLTRACK_ID_MAX + 1 + CLTRACK_PRINCHASH_SIZE + 4];
+	struct cursor c;
+	size_t i;
+	int ret;
+
+	if (n < 1 || n > CLTRACK_IMPORT_CHUNK_MAX) {
+		return EINVAL;
+	}
+	cur_init(&c, buf, buf != NULL ? buflen : SIZE_MAX);
+	le_push32(&c, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		size_t oplen = 0;
+
+		ret = cltrack_client_op_push(&ops[i], tmp, sizeof(tmp),
+					     &oplen);
+		if (ret != 0) {
+			return ret;
+		}
+		le_push16(&c, (uint16_t)oplen);
+		cur_push_bytes(&c, tmp, oplen);
+	}
+	if (c.err) {
+		return EMSGSIZE;
+	}
+	*used = c.ofs;
+	return 0;
+}
+
+int cltrack_import_chunk_pull(const uint8_t *buf, size_t len,
+			      int (*fn)(const struct cltrack_client_op *op,
+					void *private_data),
+			      void *private_data)
+{
+	struct cltrack_client_op op;
+	struct cursor c;
+	uint32_t count;
+	uint32_t i;
+	int ret;
+
+	cur_init(&c, buf, len);
+	count = le_pull32(&c);
+	if (c.err || count < 1 || count > CLTRACK_IMPORT_CHUNK_MAX) {
+		return EPROTO;
+	}
+	for (i = 0; i < count; i++) {
+		uint16_t oplen = le_pull16(&c);
+		const uint8_t *p = cur_pull_bytes(&c, oplen);
+
+		if (p == NULL) {
+			return EPROTO;
+		}
+		ret = cltrack_client_op_pull(p, oplen, &op);
+		if (ret != 0) {
+			return ret;
+		}
+		ret = fn(&op, private_data);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	if (c.ofs != len) {
+		return EPROTO;
+	}
+	return 0;
+}
+
+int cltrack_event_push(uint8_t event, const char *ip, uint8_t *buf,
+		       size_t buflen, size_t *used)
+{
+	size_t iplen = ip != NULL ? strlen(ip) : 0;
+	struct cursor c;
+
+	if (iplen > CLTRACK_EVENT_IP_MAX) {
+		return EINVAL;
+	}
+	cur_init(&c, buf, buflen);
+	le_push8(&c, event);
+	le_push8(&c, (uint8_t)iplen);
+	cur_push_bytes(&c, ip, iplen);
+	if (c.err) {
+		return EMSGSIZE;
+	}
+	*used = c.ofs;
+	return 0;
+}
+
+int cltrack_event_pull(const uint8_t *buf, size_t len, uint8_t *event,
+		       char ipbuf[CLTRACK_EVENT_IP_MAX + 1])
+{
+	struct cursor c;
+	const uint8_t *p = NULL;
+	uint8_t iplen;
+
+	cur_init(&c, buf, len);
+	*event = le_pull8(&c);
+	iplen = le_pull8(&c);
+	if (c.err || iplen > CLTRACK_EVENT_IP_MAX) {
+		return EPROTO;
+	}
+	p = cur_pull_bytes(&c, iplen);
+	if (p == NULL || c.ofs != len || memchr(p, '\0', iplen) != NULL) {
+		return EPROTO;
+	}
+	memcpy(ipbuf, p, iplen);
+	ipbuf[iplen] = '\0';
+	return 0;
+}

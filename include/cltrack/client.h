@@ -9,6 +9,7 @@
 #ifndef CLTRACK_CLIENT_H
 #define CLTRACK_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
@@ -60,6 +61,64 @@ int cltrack_grace_start(struct cltrack_client *c);
 
 /** @brief End the grace period and purge clients that did not reclaim. */
 int cltrack_grace_done(struct cltrack_client *c);
+
+/**
+ * @brief Report a CTDB event (enum cltrack_event) to cltrackd; ip for
+ * takeip and releaseip.  monitor: 0 healthy, else why not (ENOTCONN:
+ * not connected to ctdbd; ETIMEDOUT: nfsd did not enter the grace).
+ */
+int cltrack_event(struct cltrack_client *c, uint8_t event, const char *ip);
+
+/**
+ * @brief Ask the leader to lift the cluster grace (EPERM on another
+ * node; EAGAIN while the conditions do not hold, unless force).
+ */
+int cltrack_grace_lift(struct cltrack_client *c, bool force);
+
+/*
+ * The nfsdcltrack model (see proto.h): a record's created time and
+ * session flag stand for nfsdcltrack's time and has_session.  These are
+ * for the nfsdcltrack drop-in; NFS servers that send GraceStart use
+ * cltrack_create/remove/check above.
+ */
+
+/** @brief Store a client with time and op->flags' CLTRACK_F_SESSION. */
+int cltrack_umh_create(struct cltrack_client *c,
+		       const struct cltrack_client_op *op, int64_t time);
+
+/** @brief Delete a client record, whatever its epoch. */
+int cltrack_umh_remove(struct cltrack_client *c,
+		       const struct cltrack_client_op *op);
+
+/**
+ * @brief 0 if the client has a record, else EACCES.  Without
+ * CLTRACK_F_SESSION in op->flags the record's time becomes time.
+ */
+int cltrack_umh_check(struct cltrack_client *c,
+		      const struct cltrack_client_op *op, int64_t time);
+
+/** @brief Delete every record whose time is before before. */
+int cltrack_umh_grace_done(struct cltrack_client *c, int64_t before,
+			   uint64_t *purged);
+
+/**
+ * @brief Count the clients that may still reclaim: time before
+ * grace_start, or not a session client.
+ */
+int cltrack_umh_reclaiming(struct cltrack_client *c, int64_t grace_start,
+			   uint64_t *count);
+
+/**
+ * @brief Store n client records in one transaction.
+ *
+ * Ids already stored are left as they are.  Nothing is stored unless
+ * everything is.
+ * @param stored  records that were new (may be NULL)
+ * @param present records that were already stored (may be NULL)
+ */
+int cltrack_import(struct cltrack_client *c,
+		   const struct cltrack_client_op *ops, size_t n,
+		   uint64_t *stored, uint64_t *present);
 
 /** @brief Text for an errno returned by this library. */
 const char *cltrack_strerror(int err);

@@ -27,6 +27,43 @@
  *   GRACE_START     empty → empty
  *   GRACE_DONE      empty → empty
  *
+ * The nfsdcltrack drop-in's operations keep nfsdcltrack's time-based
+ * model (spec/knfsd-upcalls.md §8.2) on the record's created time and
+ * RECORD_F_SESSION flag; they ignore epochs:
+ *
+ *   UMH_CREATE      umh op → empty: store the client with created :=
+ *                   time and the session flag (INSERT OR REPLACE)
+ *   UMH_REMOVE      umh op → empty: delete the record, whatever epoch
+ *   UMH_CHECK       umh op → empty: 0 if a record exists (any epoch),
+ *                   else -EACCES; without CLTRACK_F_SESSION the
+ *                   record's created := time (a v4.0 refresh)
+ *   UMH_GRACE_DONE  umh time → kv list "purged": delete every record
+ *                   with created < time
+ *   UMH_RECLAIMING  umh time → kv list "count": records with created <
+ *                   time or without the session flag ("possibly still
+ *                   reclaiming"); read only
+ *   IMPORT          import chunk → kv list "stored", "present".  An
+ *                   import is one or more chunks with the same reqid;
+ *                   every chunk but the last has CLTRACK_PROTO_F_MORE
+ *                   in its request header.  Only the last is answered,
+ *                   after all records were stored in one transaction:
+ *                   new ids get epoch C and created := now, ids
+ *                   already stored are left as they are.
+ *
+ * Cluster mode (CTDB):
+ *
+ *   EVENT           event → empty.  takeip/releaseip start or join a
+ *                   grace; ipreallocated/recovered make this node catch
+ *                   up; monitor fails (-ENOTCONN, -ETIMEDOUT) when this
+ *                   node cannot serve in the cluster grace
+ *   GRACE_START     in a cluster: start or join a grace (this node NEED)
+ *   GRACE_LIFT      lift flags → empty; -EPERM unless this node is the
+ *                   leader, -EAGAIN while the lift conditions do not hold
+ *
+ *   event:        event u8 (enum cltrack_event), iplen u8 (0..63), ip
+ *                 (text, no NUL)
+ *   lift flags:   flags u32 (CLTRACK_LIFT_FORCE)
+ *
  *   kv list:      count u32, then count items:
  *                   type u8 (CLTRACK_KV_U64 | CLTRACK_KV_STR),
  *                   namelen u8 (1..63), name,
@@ -39,6 +76,10 @@
  *                   phlen u8 (0 or 32), princhash, addrlen u8 (0..64), addr
  *   client op:    idlen u16 (1..1024), id, phlen u8 (0 or 32),
  *                 princhash, flags u32
+ *   umh op:       client op, then time i64 (Unix seconds)
+ *   umh time:     time i64
+ *   import chunk: count u32 (1..CLTRACK_IMPORT_CHUNK_MAX), then count
+ *                 times: oplen u16, client op of oplen bytes
  */
 #ifndef CLTRACK_PROTO_H
 #define CLTRACK_PROTO_H
@@ -63,6 +104,13 @@
 #define CLTRACK_PRINCHASH_SIZE		32
 #define CLTRACK_ADDR_MAX		64
 
+/* client op flags; the same bits as the record's RECORD_F_* */
+#define CLTRACK_F_SESSION		0x1	/* NFSv4.1+ client */
+#define CLTRACK_F_LEGACY		0x2	/* "hash:" legacy record */
+
+#define CLTRACK_IMPORT_CHUNK_MAX	512
+#define CLTRACK_IMPORT_MAX		(1024 * 1024)	/* ids per import */
+
 enum cltrack_opcode {
 	CLTRACK_OP_PING = 1,
 	CLTRACK_OP_STATUS = 2,
@@ -73,7 +121,27 @@ enum cltrack_opcode {
 	CLTRACK_OP_GRACE_START = 7,
 	CLTRACK_OP_GRACE_DONE = 8,
 	CLTRACK_OP_STATS = 9,
+	CLTRACK_OP_UMH_CREATE = 10,
+	CLTRACK_OP_UMH_REMOVE = 11,
+	CLTRACK_OP_UMH_CHECK = 12,
+	CLTRACK_OP_UMH_GRACE_DONE = 13,
+	CLTRACK_OP_UMH_RECLAIMING = 14,
+	CLTRACK_OP_IMPORT = 15,
+	CLTRACK_OP_EVENT = 16,
+	CLTRACK_OP_GRACE_LIFT = 17,
 };
+
+/* CTDB events, as the event script reports them (CLTRACK_OP_EVENT) */
+enum cltrack_event {
+	CLTRACK_EVENT_TAKEIP = 1,
+	CLTRACK_EVENT_RELEASEIP = 2,
+	CLTRACK_EVENT_IPREALLOCATED = 3,
+	CLTRACK_EVENT_RECOVERED = 4,
+	CLTRACK_EVENT_MONITOR = 5,
+};
+
+#define CLTRACK_LIFT_FORCE		0x1
+#define CLTRACK_EVENT_IP_MAX		63
 
 struct cltrack_hdr {
 	uint32_t length;
@@ -163,5 +231,41 @@ int cltrack_client_op_push(const struct cltrack_client_op *op, uint8_t *buf,
 			   size_t buflen, size_t *used);
 int cltrack_client_op_pull(const uint8_t *buf, size_t len,
 			   struct cltrack_client_op *op);
+
+/** @brief Encode a umh op: a client op, then a signed time. */
+int cltrack_umh_op_push(const struct cltrack_client_op *op, int64_t time,
+			uint8_t *buf, size_t buflen, size_t *used);
+/** @brief Decode a umh op. */
+int cltrack_umh_op_pull(const uint8_t *buf, size_t len,
+			struct cltrack_client_op *op, int64_t *time);
+
+/** @brief Encode a umh time (8 bytes). */
+int cltrack_umh_time_push(int64_t time, uint8_t *buf, size_t buflen,
+			  size_t *used);
+/** @brief Decode a umh time. */
+int cltrack_umh_time_pull(const uint8_t *buf, size_t len, int64_t *time);
+
+/**
+ * @brief Encode up to CLTRACK_IMPORT_CHUNK_MAX client ops as one import
+ * chunk.  With buf NULL, only measure.
+ */
+int cltrack_import_chunk_push(const struct cltrack_client_op *ops, size_t n,
+			      uint8_t *buf, size_t buflen, size_t *used);
+
+/**
+ * @brief Decode an import chunk; calls fn for each op in order.
+ * @return 0, EPROTO/EINVAL for a bad chunk, or fn's non-zero return.
+ */
+int cltrack_import_chunk_pull(const uint8_t *buf, size_t len,
+			      int (*fn)(const struct cltrack_client_op *op,
+					void *private_data),
+			      void *private_data);
+
+/** @brief Encode an event body. */
+int cltrack_event_push(uint8_t event, const char *ip, uint8_t *buf,
+		       size_t buflen, size_t *used);
+/** @brief Decode an event body; ip is NUL-terminated into ipbuf. */
+int cltrack_event_pull(const uint8_t *buf, size_t len, uint8_t *event,
+		       char ipbuf[CLTRACK_EVENT_IP_MAX + 1]);
 
 #endif

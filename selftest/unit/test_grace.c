@@ -52,8 +52,8 @@ static int teardown(void **state)
 	struct test_ctx *t = *state;
 	char cmd[128];
 
-	talloc_free(t);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+	talloc_free(t);
 	return system(cmd) == 0 ? 0 : -1;
 }
 

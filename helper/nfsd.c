@@ -1,0 +1,232 @@
+/*
+ * /proc/fs/nfsd grace controls (spec/knfsd-upcalls.md §7) and the nfsd
+ * restart command.
+ *
+ * The restart command runs in its own process group with its output on
+ * a pipe; EOF on the pipe means it finished (or closed its output), and
+ * the timer kills the whole group if it hangs.  As in CTDB's run_proc,
+ * the child is owned by the request: freeing the request kills it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "logging.h"
+#include "nfsd.h"
+#include "tevent_errno.h"
+
+int nfsd_end_grace(const char *procfs_dir)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "%s/v4_end_grace", procfs_dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1) {
+		ret = errno;
+		D_ERR("Cannot open %s, ret=%d (%s)", path, ret, strerror(ret));
+		return ret;
+	}
+	n = write(fd, "Y", 1);
+	if (n != 1) {
+		ret = (n == -1) ? errno : EIO;
+		D_ERR("Writing Y to %s failed, ret=%d (%s)", path, ret,
+		      strerror(ret));
+	}
+	close(fd);
+	return ret;
+}
+
+int nfsd_in_grace(const char *procfs_dir, bool *in_grace)
+{
+	char path[4096];
+	char c = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/v4_end_grace", procfs_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		return errno;
+	}
+	n = read(fd, &c, 1);
+	close(fd);
+	if (n != 1) {
+		return n == -1 ? errno : EIO;
+	}
+	*in_grace = (c == 'N');
+	return 0;
+}
+
+struct nfsd_restart_state {
+	struct tevent_context *ev;
+	pid_t pid;
+	int fd;
+	struct tevent_fd *fde;
+	char output[256];
+	size_t outlen;
+	int status;
+};
+
+static void nfsd_restart_output(struct tevent_context *ev,
+				struct tevent_fd *fde, uint16_t flags,
+				void *private_data);
+static void nfsd_restart_timeout(struct tevent_context *ev,
+				 struct tevent_timer *te, struct timeval now,
+				 void *private_data);
+
+static int nfsd_restart_state_destructor(struct nfsd_restart_state *state)
+{
+	TALLOC_FREE(state->fde);
+	if (state->fd != -1) {
+		close(state->fd);
+		state->fd = -1;
+	}
+	if (state->pid > 0) {
+		kill(-state->pid, SIGKILL);
+		waitpid(state->pid, NULL, 0);
+		state->pid = -1;
+	}
+	return 0;
+}
+
+struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
+				     struct tevent_context *ev,
+				     const char *command, int timeout_secs)
+{
+	struct tevent_req *req = NULL;
+	struct nfsd_restart_state *state = NULL;
+	struct tevent_timer *te = NULL;
+	int fds[2];
+
+	req = tevent_req_create(mem_ctx, &state, struct nfsd_restart_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->ev = ev;
+	state->fd = -1;
+	state->pid = -1;
+	talloc_set_destructor(state, nfsd_restart_state_destructor);
+
+	if (command == NULL || command[0] == '\0') {
+		tevent_req_error(req, ENOENT);
+		return tevent_req_post(req, ev);
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		tevent_req_error(req, errno);
+		return tevent_req_post(req, ev);
+	}
+
+	state->pid = fork();
+	if (state->pid == -1) {
+		int err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		tevent_req_error(req, err);
+		return tevent_req_post(req, ev);
+	}
+	if (state->pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		setpgid(0, 0);
+		if (devnull != -1) {
+			dup2(devnull, 0);
+		}
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(state->pid, state->pid);
+	close(fds[1]);
+	state->fd = fds[0];
+
+	state->fde = tevent_add_fd(ev, state, state->fd, TEVENT_FD_READ,
+				   nfsd_restart_output, req);
+	te = tevent_add_timer(ev, state,
+			      tevent_timeval_current_ofs(timeout_secs, 0),
+			      nfsd_restart_timeout, req);
+	if (state->fde == NULL || te == NULL) {
+		tevent_req_error(req, ENOMEM);
+		return tevent_req_post(req, ev);
+	}
+	D_NOTICE("Running nfsd restart command: %s", command);
+	return req;
+}
+
+static void nfsd_restart_output(struct tevent_context *ev,
+				struct tevent_fd *fde, uint16_t flags,
+				void *private_data)
+{
+	struct tevent_req *req = talloc_get_type_abort(
+		private_data, struct tevent_req);
+	struct nfsd_restart_state *state = tevent_req_data(
+		req, struct nfsd_restart_state);
+	char buf[256];
+	ssize_t n;
+	int wstatus = 0;
+
+	n = read(state->fd, buf, sizeof(buf));
+	if (n > 0) {
+		size_t room = sizeof(state->output) - 1 - state->outlen;
+		size_t copy = (size_t)n < room ? (size_t)n : room;
+
+		memcpy(state->output + state->outlen, buf, copy);
+		state->outlen += copy;
+		return;
+	}
+	if (n == -1 && errno == EINTR) {
+		return;
+	}
+
+	/* EOF: the command is done with its output; collect it */
+	TALLOC_FREE(state->fde);
+	if (waitpid(state->pid, &wstatus, 0) == -1) {
+		tevent_req_error(req, errno);
+		return;
+	}
+	state->pid = -1;
+	if (WIFEXITED(wstatus)) {
+		state->status = WEXITSTATUS(wstatus);
+	} else {
+		state->status = 128 + WTERMSIG(wstatus);
+	}
+	state->output[state->outlen] = '\0';
+	if (state->status != 0) {
+		D_ERR("nfsd restart command failed with status %d: %s",
+		      state->status, state->output);
+	}
+	tevent_req_done(req);
+}
+
+static void nfsd_restart_timeout(struct tevent_context *ev,
+				 struct tevent_timer *te, struct timeval now,
+				 void *private_data)
+{
+	struct tevent_req *req = talloc_get_type_abort(
+		private_data, struct tevent_req);
+
+	D_ERR("nfsd restart command timed out; killed it");
+	/* The destructor kills the process group */
+	tevent_req_error(req, ETIMEDOUT);
+}
+
+int nfsd_restart_recv(struct tevent_req *req, int *status)
+{
+	struct nfsd_restart_state *state = tevent_req_data(
+		req, struct nfsd_restart_state);
+	int err;
+
+	if (tevent_req_is_errno(req, &err)) {
+		return err;
+	}
+	*status = state->status;
+	return 0;
+}

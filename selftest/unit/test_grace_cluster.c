@@ -1,0 +1,353 @@
+/*
+ * Cluster grace rules (grace.h, DESIGN.md §5) on one shared store, with
+ * one batcher per node: start or join, enforce, the leader's lift with
+ * its fast path and deadline, purge, and the safety events.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "batch.h"
+#include "grace.h"
+
+#define NODES 3
+
+struct test_ctx {
+	struct tevent_context *ev;
+	char dir[64];
+	struct store_context *store;
+	struct batch_context *node[NODES];
+	struct grace_op last;
+};
+
+static int setup_with(void **state, unsigned grace_time)
+{
+	struct test_ctx *t = talloc_zero(NULL, struct test_ctx);
+	int i;
+
+	t->ev = tevent_context_init(t);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/cltrack-cgrace-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	assert_int_equal(store_tdb_init(t, t->ev, t->dir, &t->store), 0);
+	for (i = 0; i < NODES; i++) {
+		assert_int_equal(batch_init(t, t->ev, t->store, i,
+					    &t->node[i]), 0);
+		batch_set_cluster(t->node[i], i, grace_time);
+	}
+	*state = t;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, 90);
+}
+
+static int setup_no_grace_time(void **state)
+{
+	return setup_with(state, 0);
+}
+
+static int teardown(void **state)
+{
+	struct test_ctx *t = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+	talloc_free(t);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void op_done(struct grace_op *op, const struct grace_record *g,
+		    void *private_data)
+{
+	struct test_ctx *t = private_data;
+
+	t->last = *op;
+}
+
+static struct grace_op run_op(struct test_ctx *t, int node,
+			      struct grace_op op)
+{
+	assert_int_equal(batch_submit(t->node[node], &op, op_done, t), 0);
+	while (batch_pending(t->node[node]) > 0) {
+		assert_int_equal(tevent_loop_once(t->ev), 0);
+	}
+	return t->last;
+}
+
+static struct grace_op run(struct test_ctx *t, int node,
+			   enum grace_op_type type, const char *id)
+{
+	struct grace_op op = {
+		.type = type,
+	};
+
+	if (id != NULL) {
+		op.idlen = strlen(id);
+		memcpy(op.id, id, op.idlen);
+	}
+	return run_op(t, node, op);
+}
+
+static struct grace_op lift(struct test_ctx *t, int node, bool force)
+{
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+		.force = force,
+		.nrequired = NODES,
+		.required = { 0, 1, 2 },
+	};
+
+	return run_op(t, node, op);
+}
+
+static struct grace_record epochs(struct test_ctx *t)
+{
+	struct grace_record g;
+
+	assert_int_equal(grace_read(t->store, &g), 0);
+	return g;
+}
+
+static bool enforcing(struct test_ctx *t, uint32_t pnn)
+{
+	struct grace_record g = epochs(t);
+	const struct grace_member *m = grace_member_find(&g, pnn);
+
+	return m != NULL && (m->flags & GRACE_MEMBER_ENFORCING);
+}
+
+static int count_cb(const uint8_t *id, size_t idlen,
+		    const struct client_record *rec, void *private_data)
+{
+	(*(unsigned *)private_data)++;
+	return 0;
+}
+
+static unsigned reclaimable(struct test_ctx *t)
+{
+	struct grace_record g = epochs(t);
+	unsigned n = 0;
+
+	assert_int_equal(grace_reclaim_traverse(t->store, &g, count_cb, &n,
+						NULL), 0);
+	return n;
+}
+
+static void test_start_and_join(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a0");
+	run(t, 1, GRACE_OP_CREATE, "a1");
+	run(t, 2, GRACE_OP_CREATE, "a2");
+
+	/* node 0's nfsd restarts: it starts the cluster grace */
+	r = run(t, 0, GRACE_OP_GRACE_START, NULL);
+	assert_int_equal(r.status, 0);
+	assert_true(r.result & GRACE_R_STARTED);
+	assert_int_equal(epochs(t).recovery, 1);
+	assert_int_equal(epochs(t).current, 2);
+	assert_true(enforcing(t, 0));
+	assert_false(enforcing(t, 1));
+	/* every node gets the whole cluster's list */
+	assert_int_equal(reclaimable(t), 3);
+
+	/* a0 reclaims on node 1 (its address moved there) */
+	run(t, 1, GRACE_OP_CREATE, "a0");
+	/* node 1 joins: no new epoch, and nothing is undone */
+	r = run(t, 1, GRACE_OP_GRACE_START, NULL);
+	assert_false(r.result & GRACE_R_STARTED);
+	assert_int_equal(epochs(t).recovery, 1);
+	assert_int_equal(epochs(t).current, 2);
+	assert_true(enforcing(t, 1));
+	assert_int_equal(reclaimable(t), 3);
+}
+
+static void test_lift_waits_for_every_node(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	run(t, 0, GRACE_OP_CREATE, "a");	/* every client reclaimed */
+
+	/* node 2 is active but its nfsd is not in grace yet */
+	r = lift(t, 0, false);
+	assert_int_equal(r.status, -EAGAIN);
+	assert_int_equal(epochs(t).recovery, 1);
+
+	run(t, 2, GRACE_OP_GRACE_START, NULL);
+	r = lift(t, 0, false);
+	assert_int_equal(r.status, 0);
+	assert_true(r.result & GRACE_R_LIFTED);	/* the fast path */
+	assert_int_equal(epochs(t).recovery, 0);
+	assert_int_equal(epochs(t).nmembers, 0);
+	assert_int_equal(r.purged, 0);
+}
+
+static void test_lift_waits_for_reclaims(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+	int i;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 1, GRACE_OP_CREATE, "b");
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	run(t, 2, GRACE_OP_CREATE, "a");
+	/* b has not reclaimed and the deadline is 90 s away */
+	r = lift(t, 0, false);
+	assert_int_equal(r.status, -EAGAIN);
+	run(t, 0, GRACE_OP_CREATE, "b");
+	r = lift(t, 0, false);
+	assert_true(r.result & GRACE_R_LIFTED);
+	assert_int_equal(r.purged, 0);
+}
+
+static void test_deadline_purges_only_unreclaimed(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+	int i;
+
+	run(t, 0, GRACE_OP_CREATE, "kept");
+	run(t, 1, GRACE_OP_CREATE, "gone");
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	run(t, 1, GRACE_OP_CREATE, "kept");
+	run(t, 2, GRACE_OP_CREATE, "new-in-grace");
+	/* grace time 0: the deadline has passed */
+	r = lift(t, 0, false);
+	assert_true(r.result & GRACE_R_LIFTED);
+	assert_int_equal(r.purged, 1);
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	assert_int_equal(reclaimable(t), 2);	/* kept, new-in-grace */
+}
+
+static void test_force_lift(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	r = lift(t, 0, true);
+	assert_true(r.result & GRACE_R_LIFTED);
+	assert_int_equal(r.purged, 1);
+}
+
+static void test_join_by_takeip_needs_but_not_enforcing(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+	struct grace_record g;
+	const struct grace_member *m = NULL;
+
+	r = run(t, 2, GRACE_OP_JOIN, NULL);
+	assert_true(r.result & GRACE_R_STARTED);
+	assert_false(r.result & GRACE_R_ENFORCING);
+	g = epochs(t);
+	m = grace_member_find(&g, 2);
+	assert_non_null(m);
+	assert_true(m->flags & GRACE_MEMBER_NEED);
+	assert_false(m->flags & GRACE_MEMBER_ENFORCING);
+	/* nobody can lift until node 2's nfsd is in grace too */
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	assert_int_equal(lift(t, 0, false).status, -EAGAIN);
+	run(t, 2, GRACE_OP_GRACE_START, NULL);
+	assert_true(lift(t, 0, false).result & GRACE_R_LIFTED);
+}
+
+static void test_early_kernel_end_is_safety_event(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	/* node 0's kernel ends grace while "a" may still reclaim */
+	r = run(t, 0, GRACE_OP_GRACE_DONE, NULL);
+	assert_int_equal(r.status, 0);
+	assert_true(r.result & GRACE_R_SAFETY);
+	assert_false(enforcing(t, 0));
+	/* only the leader purges: the record is still reclaimable */
+	assert_int_equal(epochs(t).recovery, 1);
+	assert_int_equal(reclaimable(t), 1);
+
+	/* once every client reclaimed, a kernel ending early is benign */
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	run(t, 1, GRACE_OP_CREATE, "a");
+	r = run(t, 1, GRACE_OP_GRACE_DONE, NULL);
+	assert_false(r.result & GRACE_R_SAFETY);
+}
+
+static void test_cluster_check_outside_grace(void **state)
+{
+	struct test_ctx *t = *state;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	/* no v0 epoch step in a cluster: nothing to reclaim outside grace */
+	assert_int_equal(run(t, 0, GRACE_OP_CHECK, "a").status, -EACCES);
+	assert_int_equal(epochs(t).recovery, 0);
+}
+
+static void test_single_host_refuses_cluster_ops(void **state)
+{
+	struct test_ctx *t = *state;
+	struct batch_context *single = NULL;
+	struct grace_op op = {
+		.type = GRACE_OP_JOIN,
+	};
+
+	assert_int_equal(batch_init(t, t->ev, t->store, 0, &single), 0);
+	assert_int_equal(batch_submit(single, &op, op_done, t), 0);
+	while (batch_pending(single) > 0) {
+		assert_int_equal(tevent_loop_once(t->ev), 0);
+	}
+	assert_int_equal(t->last.status, -EOPNOTSUPP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_start_and_join, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lift_waits_for_every_node,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lift_waits_for_reclaims,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deadline_purges_only_unreclaimed,
+			setup_no_grace_time, teardown),
+		cmocka_unit_test_setup_teardown(test_force_lift, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_join_by_takeip_needs_but_not_enforcing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_early_kernel_end_is_safety_event, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cluster_check_outside_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_single_host_refuses_cluster_ops, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
