@@ -486,9 +486,10 @@ printf '%s' "$UNIQ_B" >"$uniq"
 t0=$(now)
 timeout 60 mount.nfs4 127.0.0.2:/ /mnt2 -o vers=4.2,timeo=10,retrans=1
 rc=$?
-# Left set: a write of "" would not clear it (sysfs ignores empty
-# writes, and "\n" would become the uniquifier).  Client A keeps the
-# id it was given at its EXCHANGE_ID.
+# Clear it again with a lone NUL: the kernel copies the string as is,
+# so "\n" would become the uniquifier.  Client A keeps the id it got at
+# its EXCHANGE_ID either way.
+printf '\000' >"$uniq"
 check 8.1 "second client mounted 127.0.0.2:/ (exit $rc, $(since "$t0") s)" \
 	[ "$rc" -eq 0 ]
 CLIENT_B=$(grep -h '^name:' "$NFSD"/clients/*/info | grep -F "$UNIQ_B" |
@@ -565,6 +566,41 @@ check 9.2 "client A unmounted (exit $rc, $(since "$t0") s)" [ "$rc" -eq 0 ]
 check 9.3 "cltrackd got a Remove upcall" \
 	wait_for 10 stat_at_least upcalls_remove $((removes_before + 1))
 check 9.4 "cltrack list shows no client" wait_for 5 list_empty
+
+# ---------------------------------------------------------------------------
+# 10. cltrackd restarts while nfsd runs.  An upcall made while no daemon
+#     has the pipe open waits for one (up to 30 s, spec 6): the client's
+#     Create is answered by the new daemon, which opens the existing pipe
+#     at start.
+log "step 10: cltrackd restart with an upcall waiting"
+old_pid=$(pidof cltrackd)
+kill $old_pid 2>/dev/null
+check 10.1 "cltrackd (pid ${old_pid:-none}) stopped on SIGTERM" \
+	wait_for 10 not kill -0 "${old_pid:-0}"
+klog_take
+t0=$(now)
+timeout 60 mount.nfs4 127.0.0.1:/ /mnt -o vers=4.2 &
+MOUNT_PID=$!
+sleep 3
+timeout 30 cltrackd -d DEBUG -c /dev/null --pipefs-dir "$PIPEFS" \
+	--storage-dir "$STORE" --control-socket "$SOCK"
+rc=$?
+check 10.2 "cltrackd started again (exit $rc)" [ "$rc" -eq 0 ]
+wait "$MOUNT_PID"
+rc=$?
+check 10.3 "the client mounted while no daemon had the pipe (exit $rc, $(since "$t0") s)" \
+	[ "$rc" -eq 0 ]
+CLIENT_C=$(grep -h '^name:' "$NFSD"/clients/*/info 2>/dev/null |
+	sed 's/^name: "\(.*\)"$/\1/' | head -n 1)
+echo "ktest: the client is \"$CLIENT_C\" now"
+check 10.4 "the new cltrackd answered the waiting Create: client listed" \
+	wait_for 20 list_has "${CLIENT_C:-no client on the server}"
+check 10.5 "the new cltrackd counted it (upcalls_create 1)" \
+	stat_is upcalls_create 1
+klog_take
+check 10.6 "kernel logged no failed Create" \
+	not klog_new_has 'Unable to create client record'
+check 10.7 "client unmounted again" timeout 30 umount /mnt
 
 nfsd_stop
 log "scenario done"
