@@ -400,6 +400,8 @@ check 2.6 "cltrackd got GetVersion and GraceStart, sent an empty list" \
 check 2.7 "cltrackd got GraceDone when the kernel skipped grace" \
 	wait_for 5 stat_is upcalls_gracedone 1
 check 2.8 "cltrack status: kernel pipe open" kernel_connected
+check 2.9 "the pipe is a FIFO of mode 600 ($(stat -c '%F %a' "$PIPEFS/nfsd/cld" 2>&1))" \
+	[ "$(stat -c '%F %a' "$PIPEFS/nfsd/cld" 2>/dev/null)" = "fifo 600" ]
 
 # ---------------------------------------------------------------------------
 # 3. Mount through 127.0.0.1 with the kernel client.

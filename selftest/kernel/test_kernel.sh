@@ -319,6 +319,15 @@ elif [ "$rc" -ne 0 ]; then
 fi
 t_init=$(sed -n 's/.*ktest: \/init started at \([0-9.]*\) s uptime.*/\1/p' "$CONSOLE")
 t_end=$(sed -n 's/.*ktest: guest finished at \([0-9.]*\) s uptime.*/\1/p' "$CONSOLE")
+# Step durations from the guest's "ktest: [uptime] step N: ..." lines.
+awk '
+	/ktest: \[[0-9.]+\] (step |scenario done)/ {
+		t = $2; gsub(/[][]/, "", t)
+		if (name != "") {
+			printf "time: %-50s %5.1f s\n", name, t - start
+		}
+		name = $0; sub(/.*\] /, "", name); start = t
+	}' "$CONSOLE"
 echo "times: fetch ${T_FETCH}s, initramfs ${T_INITRD}s, qemu ${T_QEMU}s" \
 	"(guest kernel to /init ${t_init:-?}s, scenario done at ${t_end:-?}s uptime)," \
 	"whole test $(elapsed "$T_BEGIN")s"
