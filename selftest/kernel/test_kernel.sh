@@ -20,6 +20,7 @@
 #   CLTRACK_KERNEL_GRACE     grace time of the early-end runs (default 20)
 #   CLTRACK_KERNEL_GRACE2    grace time of the purge run (default 10)
 #   CLTRACK_KERNEL_KEEP=1    keep the work folder (initramfs, console log)
+#   CLTRACK_KERNEL_QEMU      the qemu program (default qemu-system-x86_64)
 
 set -u
 
@@ -80,7 +81,7 @@ die()
 
 # --- can qemu run at all? ---------------------------------------------------
 
-QEMU=$(command -v qemu-system-x86_64) ||
+QEMU=$(command -v "${CLTRACK_KERNEL_QEMU:-qemu-system-x86_64}") ||
 	skip "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86; buildtools/bootstrap.sh does)"
 "$QEMU" -version >/dev/null 2>&1 ||
 	skip "qemu-system-x86_64 does not run: $("$QEMU" -version 2>&1 | head -n 1)"
