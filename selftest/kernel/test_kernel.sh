@@ -39,10 +39,14 @@ GUEST_PROGRAMS="/usr/sbin/rpc.nfsd /usr/sbin/exportfs /usr/sbin/rpc.mountd
 /sbin/mount.nfs /usr/bin/flock"
 
 WORK=""
+DL=""
 T_BEGIN=$(date +%s.%N)
 
 cleanup()
 {
+	if [ -n "$DL" ]; then
+		rm -rf "$DL" "$DL.log"
+	fi
 	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
 		if [ "${CLTRACK_KERNEL_KEEP:-0}" = 1 ]; then
 			echo "kept $WORK"
@@ -147,7 +151,9 @@ fetch_kernel()
 	fi
 
 	mkdir -p "$CACHE"
-	dl=$(mktemp -d "$CACHE/.download.XXXXXX")
+	dl=$(mktemp -d "$CACHE/.download.XXXXXX") ||
+		die "cannot create a folder in $CACHE"
+	DL=$dl
 	msg "downloading $KPKG"
 	if ! apt_download "$dl" "$KPKG" >"$dl.log" 2>&1; then
 		if [ "$(id -u)" -eq 0 ]; then
@@ -181,6 +187,7 @@ fetch_kernel()
 	basename "$deb" >"$KDIR/.deb"
 	touch "$KDIR/.complete"
 	rm -rf "$dl" "$dl.log"
+	DL=""
 }
 
 # Module names in load order (dependencies first), as paths relative to
