@@ -173,8 +173,13 @@ def build(bld):
 		# An undefined symbol in the .so must fail here, not when loaded
 		# (the sanitizer runtimes leave symbols undefined on purpose).
 		lib_linkflags = [] if bld.env.SANITIZE else ['-Wl,-z,defs']
+		# Export the public API only (plugin/libcltrack.map)
+		lib_map = _source(bld, 'plugin/libcltrack.map')
+		if lib_map:
+			lib_linkflags.append('-Wl,--version-script=%s' %
+					     lib_map.abspath())
 		bld(features='c cshlib', source=lib_sources, target='plugin/cltrack',
-		    name='libcltrack', vnum='0.1.0', includes=INCLUDES,
+		    name='libcltrack', vnum='0.2.0', includes=INCLUDES,
 		    use=LIBS, linkflags=lib_linkflags, install_path='${LIBDIR}')
 
 	core_use = _present(core) + LIBS
@@ -210,6 +215,13 @@ def build(bld):
 	_test_programs(bld, 'scenario',
 		       emu_includes + ['selftest/scenario', 'selftest'],
 		       _present(emu, core, client))
+	# Drivers for the CTDB integration tests: run by
+	# selftest/ctdb/test_*.sh against a real cluster, never directly.
+	for node in _sources(bld, 'selftest/ctdb/*.c'):
+		bld.program(source=[node],
+			    target='selftest/ctdb/%s' % node.name[:-len('.c')],
+			    includes=INCLUDES + ['selftest/ctdb'],
+			    use=_present(core) + LIBS, install_path=None)
 
 	_install_data(bld)
 
@@ -295,12 +307,35 @@ def _test_scripts(src):
 	return paths
 
 
+def _group_alive(pgid):
+	"""Live (not zombie) processes of process group pgid: [(pid, name)]."""
+	alive = []
+	for entry in os.listdir('/proc'):
+		if not entry.isdigit():
+			continue
+		try:
+			with open('/proc/%s/stat' % entry) as f:
+				stat = f.read()
+		except OSError:
+			continue
+		name = stat[stat.find('(') + 1:stat.rfind(')')]
+		fields = stat[stat.rfind(')') + 2:].split()
+		if len(fields) > 2 and fields[0] != 'Z' and int(fields[2]) == pgid:
+			alive.append((int(entry), name))
+	return alive
+
+
 def _kill_group(pgid, sig):
+	"""Signal what is left of the group; report the live processes (a
+	zombie waiting for init to reap it is not a leftover)."""
+	alive = _group_alive(pgid)
+	if not alive:
+		return []
 	try:
 		os.killpg(pgid, sig)
 	except (ProcessLookupError, PermissionError):
-		return False
-	return True
+		return []
+	return alive
 
 
 def _run(argv, env, cwd, log_path, timeout):
@@ -330,9 +365,11 @@ def _run(argv, env, cwd, log_path, timeout):
 		# Daemons a test forgot would disturb the next test.
 		stray = _kill_group(proc.pid, signal.SIGTERM)
 		if stray:
+			log.write(('\nleft running, killed: %s\n' % ', '.join(
+				'%s[%d]' % (n, p) for p, n in stray)).encode())
 			time.sleep(0.5)
 			_kill_group(proc.pid, signal.SIGKILL)
-	return rc, timed_out, stray
+	return rc, timed_out, bool(stray)
 
 
 def _count_cmocka(res, text, rc):

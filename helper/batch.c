@@ -24,6 +24,8 @@ struct batch_context {
 	struct store_context *store;
 	uint32_t pnn;
 	bool cluster;
+	uint32_t (*pnn_fn)(void *private_data);
+	void *pnn_private;
 	uint64_t grace_time;
 	struct tevent_immediate *im;
 	bool scheduled;
@@ -129,7 +131,7 @@ static int batch_txn_fn(struct store_txn *txn, void *private_data)
 	int ret;
 
 	b->gt = (struct grace_txn) {
-		.pnn = b->pnn,
+		.pnn = b->pnn_fn != NULL ? b->pnn_fn(b->pnn_private) : b->pnn,
 		.cluster = b->cluster,
 		.grace_time = b->grace_time,
 		.now = (uint64_t)time(NULL),
@@ -217,6 +219,13 @@ void batch_set_cluster(struct batch_context *b, uint32_t pnn,
 	b->cluster = true;
 	b->pnn = pnn;
 	b->grace_time = grace_time;
+}
+
+void batch_set_pnn_fn(struct batch_context *b,
+		      uint32_t (*fn)(void *private_data), void *private_data)
+{
+	b->pnn_fn = fn;
+	b->pnn_private = private_data;
 }
 
 unsigned batch_pending(struct batch_context *b)

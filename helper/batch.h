@@ -53,6 +53,13 @@ void batch_set_cluster(struct batch_context *b, uint32_t pnn,
 		       unsigned grace_time);
 
 /**
+ * @brief Ask fn for this node's PNN at the start of each transaction
+ * (in CTDB mode it is known only once ctdbd has answered).
+ */
+void batch_set_pnn_fn(struct batch_context *b,
+		      uint32_t (*fn)(void *private_data), void *private_data);
+
+/**
  * @brief Operations queued or committing.
  */
 unsigned batch_pending(struct batch_context *b);

@@ -76,6 +76,8 @@ struct cld_context {
 	struct cld_stream *streams;
 
 	struct cld_stats stats;
+	cld_grace_hook hook;
+	void *hook_private;
 };
 
 static void cld_inotify_handler(struct tevent_context *ev,
@@ -597,6 +599,10 @@ static void cld_op_done(struct grace_op *op, const struct grace_record *g,
 		private_data, struct cld_upcall);
 	struct cld_context *cld = up->cld;
 
+	if (cld->hook != NULL && (up->msg.cmd == CLD_GRACE_START ||
+				  up->msg.cmd == CLD_GRACE_DONE)) {
+		cld->hook(op, g, cld->hook_private);
+	}
 	if (up->msg.cmd == CLD_GRACE_START && op->status == 0 && g != NULL) {
 		cld_grace_start_done(cld, &up->msg, g);
 	} else {
@@ -783,6 +789,13 @@ int cld_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	cld_try_open(cld);
 	*result = cld;
 	return 0;
+}
+
+void cld_set_grace_hook(struct cld_context *cld, cld_grace_hook fn,
+			void *private_data)
+{
+	cld->hook = fn;
+	cld->hook_private = private_data;
 }
 
 const struct cld_stats *cld_get_stats(struct cld_context *cld)

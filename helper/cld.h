@@ -41,4 +41,16 @@ int cld_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 
 const struct cld_stats *cld_get_stats(struct cld_context *cld);
 
+/* Called when a GraceStart or GraceDone upcall has committed */
+typedef void (*cld_grace_hook)(const struct grace_op *op,
+			       const struct grace_record *g,
+			       void *private_data);
+
+/**
+ * @brief Tell fn about this node's GraceStart and GraceDone upcalls
+ * (cluster mode follows them).
+ */
+void cld_set_grace_hook(struct cld_context *cld, cld_grace_hook fn,
+			void *private_data);
+
 #endif

@@ -4,6 +4,8 @@
  *   cltrack [--socket PATH] [--json] status
  *   cltrack [--socket PATH] [--json] list [--reclaimable] [--epoch N]
  *   cltrack [--socket PATH] [--json] stats
+ *   cltrack [--socket PATH] [--json] import SOURCE PATH [--dry-run]
+ *   cltrack [--socket PATH] export [--json]
  */
 #include <errno.h>
 #include <jansson.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 
 #include "cltrack/client.h"
+#include "import.h"
 
 struct cli {
 	const char *socket;
@@ -33,6 +36,33 @@ static void usage(FILE *f)
 		"  list [--reclaimable] [--epoch N] [--node PNN]\n"
 		"                       client records\n"
 		"  stats                counters only\n"
+		"  import nfsdcld FILE|DIR [--dry-run]\n"
+		"  import nfsdcltrack FILE|DIR [--dry-run]\n"
+		"  import v4recovery DIR [--dry-run]\n"
+		"                       store the clients an old tracker would "
+		"let reclaim\n"
+		"                       (one transaction; ids already stored "
+		"are kept)\n"
+		"  export [--json]      every record and the epochs, as JSON\n"
+		"  ping                 succeed when cltrackd is up and "
+		"serving\n"
+		"  members              cluster: grace members, their flags and "
+		"CTDB state\n"
+		"  grace start          cluster: start or join a cluster grace\n"
+		"  grace lift [--force] cluster, on the leader: end the grace "
+		"(--force:\n"
+		"                       even before every client reclaimed; "
+		"logged)\n"
+		"  event EVENT [ARGS]   the CTDB event script's hook: takeip|"
+		"releaseip\n"
+		"                       IFACE IP BITS, ipreallocated, recovered, "
+		"monitor\n"
+		"\n"
+		"List filters:\n"
+		"  --reclaimable        only clients allowed to reclaim in the "
+		"running grace\n"
+		"  --epoch N            only records of epoch N (N >= 1)\n"
+		"  --node PNN           only records created through node PNN\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH    cltrackd's control socket (default "
@@ -196,6 +226,31 @@ static int cmd_status(struct cli *cli, TALLOC_CTX *mem_ctx, bool stats)
 	return print_kv(cli, kv, n);
 }
 
+static json_t *entry_json(TALLOC_CTX *mem_ctx, const struct cltrack_entry *e)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", id_printable(e->id, e->idlen) ?
+			    json_stringn((const char *)e->id, e->idlen) :
+			    json_null());
+	json_object_set_new(o, "id_hex", json_string(hex(mem_ctx, e->id,
+							 e->idlen)));
+	json_object_set_new(o, "epoch", json_integer(e->epoch));
+	json_object_set_new(o, "prev_epoch", json_integer(e->prev_epoch));
+	json_object_set_new(o, "pnn", json_integer(e->pnn));
+	json_object_set_new(o, "princhash", e->princhash_len ?
+			    json_string(hex(mem_ctx, e->princhash,
+					    e->princhash_len)) : json_null());
+	json_object_set_new(o, "created", json_integer(e->created));
+	json_object_set_new(o, "session",
+			    json_boolean(e->flags & CLTRACK_F_SESSION));
+	json_object_set_new(o, "legacy",
+			    json_boolean(e->flags & CLTRACK_F_LEGACY));
+	json_object_set_new(o, "address", e->addr_len ?
+			    json_string(e->addr) : json_null());
+	return o;
+}
+
 static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 		    const char **argv)
 {
@@ -212,14 +267,27 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 
 		if (strcmp(argv[i_arg], "--reclaimable") == 0) {
 			filter.flags |= CLTRACK_LIST_RECLAIMABLE;
+		} else if (strcmp(argv[i_arg], "--json") == 0) {
+			cli->json = true;
 		} else if ((strcmp(argv[i_arg], "--epoch") == 0 ||
 			    strcmp(argv[i_arg], "--node") == 0) &&
 			   i_arg + 1 < argc) {
 			unsigned long long v = strtoull(argv[i_arg + 1], &end,
 							10);
-			if (end == argv[i_arg + 1] || *end != '\0') {
+			if (end == argv[i_arg + 1] || *end != '\0' ||
+			    argv[i_arg + 1][0] == '-') {
 				fprintf(stderr, "cltrack: %s needs a number\n",
 					argv[i_arg]);
+				return EINVAL;
+			}
+			if (argv[i_arg][2] == 'e' && v == 0) {
+				fprintf(stderr, "cltrack: --epoch: epochs "
+					"start at 1\n");
+				return EINVAL;
+			}
+			if (argv[i_arg][2] == 'n' && v >= CLTRACK_PNN_ANY) {
+				fprintf(stderr, "cltrack: --node: %s is not a "
+					"node number\n", argv[i_arg + 1]);
 				return EINVAL;
 			}
 			if (argv[i_arg][2] == 'e') {
@@ -228,6 +296,11 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 				filter.pnn = (uint32_t)v;
 			}
 			i_arg++;
+		} else if (strcmp(argv[i_arg], "--epoch") == 0 ||
+			   strcmp(argv[i_arg], "--node") == 0) {
+			fprintf(stderr, "cltrack: %s needs a number\n",
+				argv[i_arg]);
+			return EINVAL;
 		} else {
 			fprintf(stderr, "cltrack: list: unknown argument "
 				"\"%s\"\nTry 'cltrack --help'.\n", argv[i_arg]);
@@ -246,32 +319,7 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 		json_t *arr = json_array();
 
 		for (i = 0; i < n; i++) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "id", id_printable(e[i].id,
-					    e[i].idlen) ?
-				json_stringn((const char *)e[i].id,
-					     e[i].idlen) : json_null());
-			json_object_set_new(o, "id_hex", json_string(
-				hex(mem_ctx, e[i].id, e[i].idlen)));
-			json_object_set_new(o, "epoch",
-					    json_integer(e[i].epoch));
-			json_object_set_new(o, "prev_epoch",
-					    json_integer(e[i].prev_epoch));
-			json_object_set_new(o, "pnn", json_integer(e[i].pnn));
-			json_object_set_new(o, "princhash",
-				e[i].princhash_len ? json_string(hex(mem_ctx,
-					e[i].princhash, e[i].princhash_len)) :
-				json_null());
-			json_object_set_new(o, "created",
-					    json_integer(e[i].created));
-			json_object_set_new(o, "session",
-					    json_boolean(e[i].flags & 1));
-			json_object_set_new(o, "legacy",
-					    json_boolean(e[i].flags & 2));
-			json_object_set_new(o, "address", e[i].addr_len ?
-				json_string(e[i].addr) : json_null());
-			json_array_append_new(arr, o);
+			json_array_append_new(arr, entry_json(mem_ctx, &e[i]));
 		}
 		return print_json(arr);
 	}
@@ -292,6 +340,394 @@ static int cmd_list(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
 	return 0;
 }
 
+static void import_report_text(const struct import_result *res)
+{
+	printf("Source:   %s (%s)\n", res->format, res->path);
+	printf("Read:     %llu %s, %zu clients to import\n",
+	       (unsigned long long)res->rows,
+	       strcmp(res->format, "v4recovery directory") == 0 ?
+	       "entries" : "rows", res->n);
+	if (res->skipped_empty + res->skipped_long + res->skipped_entries) {
+		printf("Skipped:  %llu NULL or empty ids, %llu ids longer than "
+		       "%d bytes, %llu entries that are not 32-hex "
+		       "directories%s%s%s\n",
+		       (unsigned long long)res->skipped_empty,
+		       (unsigned long long)res->skipped_long, CLTRACK_ID_MAX,
+		       (unsigned long long)res->skipped_entries,
+		       res->skipped_example != NULL ? " (e.g. \"" : "",
+		       res->skipped_example != NULL ? res->skipped_example :
+		       "", res->skipped_example != NULL ? "\")" : "");
+	}
+	if (res->dropped_princhash > 0) {
+		printf("Dropped:  %llu principal hashes that were not %d bytes "
+		       "(their clients are imported without one)\n",
+		       (unsigned long long)res->dropped_princhash,
+		       CLTRACK_PRINCHASH_SIZE);
+	}
+}
+
+/* How many of the ids to import are already stored (for --dry-run) */
+static int count_present(struct cli *cli, TALLOC_CTX *mem_ctx,
+			 const struct import_result *res, uint64_t *present)
+{
+	struct cltrack_entry *e = NULL;
+	size_t n = 0, i, j;
+	int ret;
+
+	ret = cltrack_list(cli->client, mem_ctx, NULL, &e, &n);
+	if (ret != 0) {
+		return ret;
+	}
+	*present = 0;
+	for (i = 0; i < res->n; i++) {
+		for (j = 0; j < n; j++) {
+			if (e[j].idlen == res->ops[i].idlen &&
+			    memcmp(e[j].id, res->ops[i].id, e[j].idlen) == 0) {
+				*present += 1;
+				break;
+			}
+		}
+	}
+	talloc_free(e);
+	return 0;
+}
+
+static int cmd_import(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		      const char **argv)
+{
+	enum import_source src;
+	struct import_result *res = NULL;
+	const char *source = NULL, *path = NULL;
+	char *errmsg = NULL;
+	bool dry_run = false;
+	uint64_t stored = 0, present = 0;
+	int i;
+	int ret;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0 ||
+		    strcmp(argv[i], "-n") == 0) {
+			dry_run = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			cli->json = true;
+		} else if (source == NULL) {
+			source = argv[i];
+		} else if (path == NULL) {
+			path = argv[i];
+		} else {
+			fprintf(stderr, "cltrack: import: unexpected argument "
+				"\"%s\"\n", argv[i]);
+			return EINVAL;
+		}
+	}
+	if (source == NULL || path == NULL ||
+	    import_source_parse(source, &src) != 0) {
+		fprintf(stderr, "cltrack: import needs a source (nfsdcld, "
+			"nfsdcltrack or v4recovery) and a path\nTry 'cltrack "
+			"--help'.\n");
+		return EINVAL;
+	}
+
+	/* Everything is read and checked before anything is stored */
+	ret = import_read(mem_ctx, src, path, &res, &errmsg);
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: import: %s\nNothing was "
+			"imported.\n", errmsg != NULL ? errmsg :
+			strerror(ret));
+		return ret;
+	}
+	if (cli->client == NULL) {
+		ret = cltrack_connect(mem_ctx, cli->socket, 0, &cli->client);
+		if (ret != 0) {
+			fprintf(stderr, "cltrack: cannot connect to %s: %s\n",
+				cli->socket != NULL ? cli->socket :
+				CLTRACK_DEFAULT_SOCKET, cltrack_strerror(ret));
+			if (!dry_run) {
+				fprintf(stderr, "Nothing was imported.\n");
+				return ret;
+			}
+		}
+	}
+	if (dry_run) {
+		if (cli->client != NULL) {
+			ret = count_present(cli, mem_ctx, res, &present);
+			if (ret != 0) {
+				fprintf(stderr, "cltrack: list failed: %s\n",
+					cltrack_strerror(ret));
+				return ret;
+			}
+		}
+		stored = res->n - present;
+	} else {
+		ret = cltrack_import(cli->client, res->ops, res->n, &stored,
+				     &present);
+		if (ret != 0) {
+			fprintf(stderr, "cltrack: import into cltrackd failed: "
+				"%s\nNothing was imported.\n",
+				cltrack_strerror(ret));
+			return ret;
+		}
+	}
+
+	if (cli->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "source", json_string(res->format));
+		json_object_set_new(o, "path", json_string(res->path));
+		json_object_set_new(o, "dry_run", json_boolean(dry_run));
+		json_object_set_new(o, "rows", json_integer(res->rows));
+		json_object_set_new(o, "clients", json_integer(res->n));
+		json_object_set_new(o, "skipped_empty",
+				    json_integer(res->skipped_empty));
+		json_object_set_new(o, "skipped_long",
+				    json_integer(res->skipped_long));
+		json_object_set_new(o, "skipped_entries",
+				    json_integer(res->skipped_entries));
+		json_object_set_new(o, "dropped_princhash",
+				    json_integer(res->dropped_princhash));
+		json_object_set_new(o, "stored", json_integer(stored));
+		json_object_set_new(o, "present",
+				    cli->client != NULL ?
+				    json_integer(present) : json_null());
+		return print_json(o);
+	}
+	import_report_text(res);
+	if (dry_run) {
+		if (cli->client != NULL) {
+			printf("Dry run:  would store %llu new, %llu already "
+			       "present; nothing was changed\n",
+			       (unsigned long long)stored,
+			       (unsigned long long)present);
+		} else {
+			printf("Dry run:  cltrackd not reachable, so not "
+			       "compared with its records; nothing was "
+			       "changed\n");
+		}
+	} else {
+		printf("Imported: %llu new, %llu already present\n",
+		       (unsigned long long)stored,
+		       (unsigned long long)present);
+	}
+	return 0;
+}
+
+static int cmd_export(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		      const char **argv)
+{
+	struct cltrack_entry *e = NULL;
+	struct cltrack_kv *kv = NULL;
+	json_t *o = NULL, *arr = NULL;
+	uint32_t nkv = 0;
+	size_t n = 0, i;
+	int ret;
+
+	for (i = 0; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			fprintf(stderr, "cltrack: export: unknown argument "
+				"\"%s\" (export writes JSON)\n", argv[i]);
+			return EINVAL;
+		}
+	}
+	ret = cltrack_status(cli->client, mem_ctx, &kv, &nkv);
+	if (ret == 0) {
+		ret = cltrack_list(cli->client, mem_ctx, NULL, &e, &n);
+	}
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: export failed: %s\n",
+			cltrack_strerror(ret));
+		return ret;
+	}
+	o = json_object();
+	arr = json_array();
+	json_object_set_new(o, "format", json_string("cltrack-export"));
+	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "exported", json_integer((json_int_t)
+							time(NULL)));
+	json_object_set_new(o, "current_epoch",
+			    json_integer(kv_u64(kv, nkv, "current_epoch")));
+	json_object_set_new(o, "recovery_epoch",
+			    json_integer(kv_u64(kv, nkv, "recovery_epoch")));
+	for (i = 0; i < n; i++) {
+		json_array_append_new(arr, entry_json(mem_ctx, &e[i]));
+	}
+	json_object_set_new(o, "clients", arr);
+	return print_json(o);
+}
+
+static int cmd_status_main(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+			   const char **argv)
+{
+	return cmd_status(cli, mem_ctx, false);
+}
+
+static int cmd_stats(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		     const char **argv)
+{
+	return cmd_status(cli, mem_ctx, true);
+}
+
+static int cmd_ping(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		    const char **argv)
+{
+	int ret = cltrack_ping(cli->client);
+
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: ping failed: %s\n",
+			cltrack_strerror(ret));
+		return ret;
+	}
+	if (!cli->json) {
+		printf("cltrackd is up\n");
+	}
+	return 0;
+}
+
+/* cltrack members: the grace record's member entries, from status */
+static int cmd_members(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		       const char **argv)
+{
+	struct cltrack_kv *kv = NULL;
+	uint32_t n = 0, i;
+	json_t *o = NULL;
+	int ret;
+
+	ret = cltrack_status(cli->client, mem_ctx, &kv, &n);
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: members failed: %s\n",
+			cltrack_strerror(ret));
+		return ret;
+	}
+	if (cli->json) {
+		o = json_object();
+	} else {
+		printf("%-6s %s\n", "NODE", "GRACE FLAGS AND CTDB STATE");
+	}
+	for (i = 0; i < n; i++) {
+		if (strncmp(kv[i].name, "member_", 7) != 0 ||
+		    kv[i].type != CLTRACK_KV_STR) {
+			continue;
+		}
+		if (o != NULL) {
+			json_object_set_new(o, kv[i].name + 7,
+					    json_string(kv[i].str));
+		} else {
+			printf("%-6s %s\n", kv[i].name + 7, kv[i].str);
+		}
+	}
+	if (o != NULL) {
+		return print_json(o);
+	}
+	return 0;
+}
+
+static const char *grace_error(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "refused: only the CTDB leader lifts the grace (see "
+		       "'cltrack status' for the leader; this attempt is "
+		       "counted as a safety event)";
+	case EAGAIN:
+		return "not yet: some active node is not enforcing the grace, "
+		       "or clients may still reclaim before the deadline (use "
+		       "--force on the leader to lift anyway)";
+	case EOPNOTSUPP:
+		return "not available on a single host (cltrackd is not in "
+		       "CTDB mode)";
+	default:
+		return cltrack_strerror(err);
+	}
+}
+
+/* cltrack grace start | lift [--force] */
+static int cmd_grace(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		     const char **argv)
+{
+	bool force = false;
+	int ret;
+
+	if (argc >= 1 && strcmp(argv[0], "start") == 0 && argc == 1) {
+		ret = cltrack_grace_start(cli->client);
+	} else if (argc >= 1 && strcmp(argv[0], "lift") == 0 &&
+		   (argc == 1 || (argc == 2 &&
+				  strcmp(argv[1], "--force") == 0))) {
+		force = (argc == 2);
+		ret = cltrack_grace_lift(cli->client, force);
+	} else {
+		fprintf(stderr, "Usage: cltrack grace start | lift [--force]\n");
+		return EINVAL;
+	}
+	if (ret != 0) {
+		fprintf(stderr, "cltrack: grace %s: %s\n", argv[0],
+			grace_error(ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* cltrack event EVENT [ARGS]: the CTDB event script's hook */
+static int cmd_event(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		     const char **argv)
+{
+	static const struct {
+		const char *name;
+		uint8_t event;
+		int nargs;	/* CTDB's arguments after the event name */
+	} events[] = {
+		{ "takeip", CLTRACK_EVENT_TAKEIP, 3 },
+		{ "releaseip", CLTRACK_EVENT_RELEASEIP, 3 },
+		{ "ipreallocated", CLTRACK_EVENT_IPREALLOCATED, 0 },
+		{ "recovered", CLTRACK_EVENT_RECOVERED, 0 },
+		{ "monitor", CLTRACK_EVENT_MONITOR, 0 },
+	};
+	size_t i;
+	int ret;
+
+	for (i = 0; argc >= 1 && i < sizeof(events) / sizeof(events[0]);
+	     i++) {
+		if (strcmp(argv[0], events[i].name) == 0) {
+			break;
+		}
+	}
+	if (argc < 1 || i == sizeof(events) / sizeof(events[0]) ||
+	    argc != 1 + events[i].nargs) {
+		fprintf(stderr, "Usage: cltrack event takeip|releaseip IFACE "
+			"IP MASKBITS | ipreallocated | recovered | monitor\n");
+		return EINVAL;
+	}
+	ret = cltrack_event(cli->client, events[i].event,
+			    events[i].nargs == 3 ? argv[2] : NULL);
+	if (ret == 0) {
+		return 0;
+	}
+	if (events[i].event == CLTRACK_EVENT_MONITOR) {
+		fprintf(stderr, "cltrack: this node is unhealthy: %s\n",
+			ret == ENOTCONN ? "cltrackd is not connected to ctdbd" :
+			ret == ETIMEDOUT ? "nfsd did not enter the cluster "
+			"grace in time; check the [nfsd] restart command and "
+			"cltrackd's log" : cltrack_strerror(ret));
+	} else {
+		fprintf(stderr, "cltrack: event %s failed: %s\n", argv[0],
+			grace_error(ret));
+	}
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *cli, TALLOC_CTX *mem_ctx, int argc,
+		  const char **argv);
+} commands[] = {
+	{ "status", cmd_status_main },
+	{ "stats", cmd_stats },
+	{ "list", cmd_list },
+	{ "export", cmd_export },
+	{ "ping", cmd_ping },
+	{ "members", cmd_members },
+	{ "grace", cmd_grace },
+	{ "event", cmd_event },
+};
+
 int main(int argc, const char *argv[])
 {
 	TALLOC_CTX *mem_ctx = talloc_new(NULL);
@@ -310,6 +746,7 @@ int main(int argc, const char *argv[])
 	const char **args = NULL;
 	const char *cmd = NULL;
 	poptContext pc;
+	size_t c;
 	int nargs = 0;
 	int opt;
 	int ret = EINVAL;
@@ -342,8 +779,16 @@ int main(int argc, const char *argv[])
 	}
 	cli.json = opt_json != 0;
 
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0 &&
-	    strcmp(cmd, "list") != 0) {
+	if (strcmp(cmd, "import") == 0) {
+		ret = cmd_import(&cli, mem_ctx, nargs - 1, args + 1);
+		goto done;
+	}
+	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(cmd, commands[c].name) == 0) {
+			break;
+		}
+	}
+	if (c == sizeof(commands) / sizeof(commands[0])) {
 		fprintf(stderr, "cltrack: unknown command \"%s\"\nTry "
 			"'cltrack --help'.\n", cmd);
 		goto done;
@@ -357,13 +802,7 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
-	if (strcmp(cmd, "status") == 0) {
-		ret = cmd_status(&cli, mem_ctx, false);
-	} else if (strcmp(cmd, "stats") == 0) {
-		ret = cmd_status(&cli, mem_ctx, true);
-	} else {
-		ret = cmd_list(&cli, mem_ctx, nargs - 1, args + 1);
-	}
+	ret = commands[c].fn(&cli, mem_ctx, nargs - 1, args + 1);
 done:
 	poptFreeContext(pc);
 	free(opt_socket);

@@ -17,9 +17,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "daemon.h"
 #include "logging.h"
 #include "privs.h"
+#include "store_ctdb.h"
 
 static void sig_term_handler(struct tevent_context *ev,
 			     struct tevent_signal *se, int signum, int count,
@@ -34,6 +36,65 @@ static void sig_term_handler(struct tevent_context *ev,
 	}
 	D_NOTICE("Received signal %d: shutting down", signum);
 	d->shutdown = true;
+}
+
+/*
+ * CTDB mode: the one ctdbd connection of this process carries the store
+ * and cltrack's grace messages.
+ */
+static void daemon_ctdb_connected(struct ctdb_client *client, uint32_t pnn,
+				  void *private_data)
+{
+	struct daemon_context *d = talloc_get_type_abort(
+		private_data, struct daemon_context);
+
+	d->pnn = pnn;
+	D_NOTICE("Connected to ctdbd as node %u", pnn);
+}
+
+static void daemon_ctdb_disconnected(struct ctdb_client *client,
+				     void *private_data)
+{
+	D_WARNING("Lost the connection to ctdbd; reconnecting. Upcalls that "
+		  "need the store wait for it");
+}
+
+static void daemon_ctdb_message(struct ctdb_client *client, uint64_t srvid,
+				uint32_t sender, const uint8_t *data,
+				size_t len, void *private_data)
+{
+	struct daemon_context *d = talloc_get_type_abort(
+		private_data, struct daemon_context);
+
+	if (srvid == CLTRACK_SRVID_GRACE && d->cluster != NULL) {
+		cluster_message(d->cluster, sender, data, len);
+	}
+}
+
+static void daemon_ctdb_leader(struct ctdb_client *client, uint32_t pnn,
+			       void *private_data)
+{
+	D_NOTICE("CTDB leader is now node %d", (int)pnn);
+}
+
+static uint32_t daemon_pnn(void *private_data)
+{
+	struct daemon_context *d = talloc_get_type_abort(
+		private_data, struct daemon_context);
+
+	return d->pnn;
+}
+
+static void daemon_grace_hook(const struct grace_op *op,
+			      const struct grace_record *g,
+			      void *private_data)
+{
+	struct daemon_context *d = talloc_get_type_abort(
+		private_data, struct daemon_context);
+
+	if (d->cluster != NULL) {
+		cluster_upcall_done(d->cluster, op, g);
+	}
 }
 
 /*
@@ -91,6 +152,7 @@ int main(int argc, const char *argv[])
 	struct cltrack_config *cfg = NULL;
 	struct daemon_context *d = NULL;
 	struct tevent_signal *se = NULL;
+	struct ctdb_client *client = NULL;
 	int ready_fd = -1;
 	int ret;
 
@@ -139,7 +201,23 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
-	ret = store_tdb_init(d, d->ev, cfg->storage_dir, &d->store);
+	if (strcmp(cfg->backend, "ctdb") == 0) {
+		const struct ctdb_client_callbacks cb = {
+			.connected = daemon_ctdb_connected,
+			.disconnected = daemon_ctdb_disconnected,
+			.message = daemon_ctdb_message,
+			.leader = daemon_ctdb_leader,
+			.private_data = d,
+		};
+
+		/* Connects in the background: the pipe must not wait */
+		d->pnn = CTDB_UNKNOWN_PNN;
+		ret = store_ctdb_init(d, d->ev, cfg->ctdb_socket,
+				      cfg->ctdb_database, &cb, &d->store,
+				      &client);
+	} else {
+		ret = store_tdb_init(d, d->ev, cfg->storage_dir, &d->store);
+	}
 	if (ret != 0) {
 		goto done;
 	}
@@ -151,6 +229,15 @@ int main(int argc, const char *argv[])
 		       &d->cld);
 	if (ret != 0) {
 		goto done;
+	}
+	if (client != NULL) {
+		batch_set_cluster(d->batch, d->pnn, cfg->grace_time);
+		batch_set_pnn_fn(d->batch, daemon_pnn, d);
+		ret = cluster_init(d, d->ev, d, client, &d->cluster);
+		if (ret != 0) {
+			goto done;
+		}
+		cld_set_grace_hook(d->cld, daemon_grace_hook, d);
 	}
 	ret = control_init(d, d->ev, cfg->control_socket, d, &d->control);
 	if (ret != 0) {

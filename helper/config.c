@@ -2,7 +2,8 @@
  * Settings: defaults, ini file (iniparser), command line (popt).
  *
  *   [cltrackd]  pipefs dir, storage dir, control socket, debug level
- *   [store]     backend = tdb
+ *   [store]     backend = tdb | ctdb
+ *   [ctdb]      socket (default: ctdb's lookup order), database
  *   [nfsd]      procfs dir, restart command, restart timeout
  *   [grace]     time
  *
@@ -26,7 +27,8 @@
 
 struct config_key {
 	const char *name;	/* "section:key", as iniparser spells it */
-	enum { KEY_PATH, KEY_STRING, KEY_LEVEL, KEY_INT, KEY_BACKEND } type;
+	enum { KEY_PATH, KEY_STRING, KEY_LEVEL, KEY_INT, KEY_BACKEND,
+	       KEY_DBNAME } type;
 	size_t ofs;
 	int min, max;
 };
@@ -39,6 +41,8 @@ static const struct config_key config_keys[] = {
 	{ "cltrackd:control socket", KEY_PATH, OFS(control_socket), 0, 0 },
 	{ "cltrackd:debug level", KEY_LEVEL, OFS(debuglevel), 0, 0 },
 	{ "store:backend", KEY_BACKEND, OFS(backend), 0, 0 },
+	{ "ctdb:socket", KEY_PATH, OFS(ctdb_socket), 0, 0 },
+	{ "ctdb:database", KEY_DBNAME, OFS(ctdb_database), 0, 0 },
 	{ "nfsd:procfs dir", KEY_PATH, OFS(procfs_dir), 0, 0 },
 	{ "nfsd:restart command", KEY_STRING, OFS(restart_command), 0, 0 },
 	{ "nfsd:restart timeout", KEY_INT, OFS(restart_timeout), 1, 3600 },
@@ -62,6 +66,8 @@ struct cltrack_config *config_defaults(TALLOC_CTX *mem_ctx)
 		.storage_dir = CONFIG_DEFAULT_STORAGE,
 		.control_socket = CONFIG_DEFAULT_SOCKET,
 		.backend = "tdb",
+		.ctdb_socket = NULL,
+		.ctdb_database = "cltrack.tdb",
 		.procfs_dir = CONFIG_DEFAULT_PROCFS,
 		.restart_command = "",
 		.restart_timeout = 60,
@@ -106,10 +112,21 @@ static int set_key(struct cltrack_config *cfg, const struct config_key *k,
 		*(const char **)p = talloc_strdup(cfg, value);
 		break;
 	case KEY_BACKEND:
-		if (strcmp(value, "tdb") != 0) {
+		if (strcmp(value, "tdb") != 0 && strcmp(value, "ctdb") != 0) {
 			fprintf(stderr, "cltrackd: %s: [store] backend = %s "
-				"is not supported by this build; use tdb\n",
+				"is not supported; use tdb or ctdb\n",
 				where, value);
+			return EINVAL;
+		}
+		*(const char **)p = talloc_strdup(cfg, value);
+		break;
+	case KEY_DBNAME:
+		/* A file name in ctdbd's database directories */
+		if (value[0] == '\0' || strchr(value, '/') != NULL ||
+		    strlen(value) > 200) {
+			fprintf(stderr, "cltrackd: %s: [ctdb] database = \"%s\" "
+				"must be a plain file name such as "
+				"cltrack.tdb\n", where, value);
 			return EINVAL;
 		}
 		*(const char **)p = talloc_strdup(cfg, value);

@@ -22,6 +22,8 @@ struct cltrack_config {
 	const char *storage_dir;
 	const char *control_socket;
 	const char *backend;
+	const char *ctdb_socket;	/* NULL: CTDB_SOCKET, test mode, /run */
+	const char *ctdb_database;
 	const char *procfs_dir;
 	const char *restart_command;
 	int restart_timeout;

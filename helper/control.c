@@ -12,10 +12,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
 #include "cltrack/proto.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "grace.h"
 #include "logging.h"
@@ -24,7 +26,19 @@
 #define CONTROL_MAX_PENDING	256	/* ops in flight per connection */
 #define CONTROL_LIST_CHUNK	(64 * 1024)
 
+/*
+ * Latency of control operations that wait for a transaction (create,
+ * remove, check, grace, nfsdcltrack and import), from request to
+ * reply, in power-of-two microsecond buckets: bucket i counts
+ * latencies below 2^i us.  Percentiles reported from it are upper
+ * bounds, accurate to a factor of two; that is enough to see a slow
+ * store, and costs one counter per operation.
+ */
+#define CONTROL_LAT_BUCKETS	32
+
 struct control_context {
+	uint64_t lat_hist[CONTROL_LAT_BUCKETS];
+	uint64_t lat_count;
 	struct tevent_context *ev;
 	struct daemon_context *daemon;
 	char *path;
@@ -71,6 +85,7 @@ struct control_pending {
 	uint16_t opcode;
 	uint32_t reqid;
 	struct control_import *import;	/* IMPORT: owns the records */
+	struct timespec start;
 };
 
 static void control_accept(struct tevent_context *ev, struct tevent_fd *fde,
@@ -262,6 +277,43 @@ static int count_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
 #define KV_STR(n, v) (struct cltrack_kv){ .name = (n), \
 	.type = CLTRACK_KV_STR, .str = (v) }
 
+static void control_lat_add(struct control_context *ctl,
+			    const struct timespec *start)
+{
+	struct timespec now;
+	uint64_t usec;
+	unsigned i = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	usec = (uint64_t)(now.tv_sec - start->tv_sec) * 1000000 +
+	       (uint64_t)(now.tv_nsec - start->tv_nsec) / 1000;
+	while (i < CONTROL_LAT_BUCKETS - 1 && (usec >> i) != 0) {
+		i++;
+	}
+	ctl->lat_hist[i] += 1;
+	ctl->lat_count += 1;
+}
+
+/* The upper bound (2^i us) of the bucket holding the pct percentile */
+static uint64_t control_lat_pct(const struct control_context *ctl,
+				unsigned pct)
+{
+	uint64_t want, seen = 0;
+	unsigned i;
+
+	if (ctl->lat_count == 0) {
+		return 0;
+	}
+	want = (ctl->lat_count * pct + 99) / 100;
+	for (i = 0; i < CONTROL_LAT_BUCKETS; i++) {
+		seen += ctl->lat_hist[i];
+		if (seen >= want) {
+			break;
+		}
+	}
+	return (uint64_t)1 << (i < CONTROL_LAT_BUCKETS ? i : 31);
+}
+
 static void control_status(struct control_conn *conn,
 			   const struct cltrack_hdr *req, bool stats)
 {
@@ -272,10 +324,12 @@ static void control_status(struct control_conn *conn,
 	struct count_state cnt = {
 		.g = &g,
 	};
-	struct cltrack_kv kv[64];
+	TALLOC_CTX *tmp_ctx = NULL;
+	struct cltrack_kv *kv = NULL;
 	uint8_t *body = NULL;
 	size_t used = 0;
 	uint32_t n = 0;
+	uint32_t i;
 	int ret;
 
 	ret = grace_read(d->store, &g);
@@ -283,15 +337,26 @@ static void control_status(struct control_conn *conn,
 		control_send_status(conn, req, -EREMOTEIO);
 		return;
 	}
+	tmp_ctx = talloc_new(conn);
+	kv = talloc_array(tmp_ctx, struct cltrack_kv, 96 + g.nmembers);
+	if (kv == NULL) {
+		talloc_free(tmp_ctx);
+		control_send_status(conn, req, -ENOMEM);
+		return;
+	}
 	if (!stats) {
 		ret = store_traverse(d->store, count_cb, &cnt);
 		if (ret != 0) {
+			talloc_free(tmp_ctx);
 			control_send_status(conn, req, -EREMOTEIO);
 			return;
 		}
 		kv[n++] = KV_STR("version", CLTRACK_VERSION_STRING);
 		kv[n++] = KV_STR("backend", store_backend(d->store));
-		kv[n++] = KV_U64("pnn", d->pnn);
+		kv[n++] = KV_STR("mode", d->cluster != NULL ? "cluster" :
+				 "single host");
+		kv[n++] = KV_U64("pnn", d->cluster != NULL ?
+				 cluster_pnn(d->cluster) : d->pnn);
 		kv[n++] = KV_U64("current_epoch", g.current);
 		kv[n++] = KV_U64("recovery_epoch", g.recovery);
 		kv[n++] = KV_U64("in_grace", g.recovery != 0);
@@ -307,7 +372,61 @@ static void control_status(struct control_conn *conn,
 				 cs->is_socket ? "test socket" : "pipe");
 		kv[n++] = KV_U64("pending_ops", batch_pending(d->batch));
 		kv[n++] = KV_U64("started", d->start_time);
+		kv[n++] = KV_U64("pid", (uint64_t)getpid());
 		kv[n++] = KV_U64("capabilities", privs_effective_count());
+		if (d->cluster != NULL) {
+			uint32_t leader = cluster_leader(d->cluster);
+
+			kv[n++] = KV_U64("ctdb_connected",
+					 cluster_connected(d->cluster));
+			kv[n++] = leader == 0xffffffff ?
+				KV_STR("leader", "unknown") :
+				KV_U64("leader", leader);
+			kv[n++] = KV_U64("grace_deadline", g.deadline);
+			for (i = 0; i < g.nmembers; i++) {
+				const struct grace_member *m = &g.members[i];
+				uint32_t nf = cluster_node_flags(d->cluster,
+								 m->pnn);
+
+				kv[n++] = KV_STR(
+					talloc_asprintf(tmp_ctx, "member_%u",
+							m->pnn),
+					talloc_asprintf(tmp_ctx,
+						"%s%s%s node=%s",
+						(m->flags &
+						 GRACE_MEMBER_ENFORCING) ?
+						"ENFORCING" : "-",
+						(m->flags & GRACE_MEMBER_NEED) ?
+						",NEED" : "",
+						"",
+						nf == 0xffffffff ? "?" :
+						(nf & 0x1) ? "DISCONNECTED" :
+						(nf & 0x38) ? "INACTIVE" :
+						(nf & 0x2) ? "UNHEALTHY" : "OK"));
+			}
+		}
+	}
+	if (d->cluster != NULL) {
+		const struct cluster_stats *st =
+			cluster_get_stats(d->cluster);
+
+		kv[n++] = KV_U64("safety_events", st->safety_events);
+		kv[n++] = KV_U64("safety_early_kernel_end",
+				 st->safety_early_end);
+		kv[n++] = KV_U64("safety_nonleader_lift",
+				 st->safety_nonleader_lift);
+		kv[n++] = KV_U64("safety_lift_without_node",
+				 st->safety_lift_without);
+		kv[n++] = KV_U64("grace_lifts", st->lifts);
+		kv[n++] = KV_U64("grace_lift_attempts", st->lift_attempts);
+		kv[n++] = KV_U64("last_lift_time", st->last_lift_time);
+		kv[n++] = KV_U64("nfsd_restarts", st->restarts);
+		kv[n++] = KV_U64("nfsd_restart_failures",
+				 st->restart_failures);
+		kv[n++] = KV_U64("end_grace_writes", st->end_grace_writes);
+		kv[n++] = KV_U64("grace_messages_sent", st->messages_sent);
+		kv[n++] = KV_U64("grace_messages_received",
+				 st->messages_received);
 	}
 	kv[n++] = KV_U64("upcalls_create", cs->upcalls[0]);
 	kv[n++] = KV_U64("upcalls_remove", cs->upcalls[1]);
@@ -338,20 +457,24 @@ static void control_status(struct control_conn *conn,
 	kv[n++] = KV_U64("reclaim_list_sent", cs->reclaim_sent);
 	kv[n++] = KV_U64("reclaim_list_usec", cs->reclaim_usec);
 	kv[n++] = KV_U64("control_refused", d->control_refused);
+	kv[n++] = KV_U64("op_latency_count", conn->ctl->lat_count);
+	kv[n++] = KV_U64("op_latency_p50_usec", control_lat_pct(conn->ctl, 50));
+	kv[n++] = KV_U64("op_latency_p90_usec", control_lat_pct(conn->ctl, 90));
+	kv[n++] = KV_U64("op_latency_p99_usec", control_lat_pct(conn->ctl, 99));
 
 	ret = cltrack_kv_push(kv, n, NULL, SIZE_MAX, &used);
 	if (ret == 0) {
-		body = talloc_array(conn, uint8_t, used);
+		body = talloc_array(tmp_ctx, uint8_t, used);
 		ret = (body == NULL) ? ENOMEM :
 			cltrack_kv_push(kv, n, body, used, &used);
 	}
 	if (ret != 0) {
-		talloc_free(body);
+		talloc_free(tmp_ctx);
 		control_send_status(conn, req, -ret);
 		return;
 	}
 	control_send(conn, req->opcode, req->reqid, 0, 0, body, used);
-	talloc_free(body);
+	talloc_free(tmp_ctx);
 }
 
 struct list_state {
@@ -479,6 +602,7 @@ static void control_op_done(struct grace_op *op, const struct grace_record *g,
 		talloc_free(p);
 		return;
 	}
+	control_lat_add(p->conn->ctl, &p->start);
 	if (op->status == 0 && p->opcode == CLTRACK_OP_UMH_GRACE_DONE) {
 		kv[n++] = KV_U64("purged", op->counts[0]);
 	} else if (op->status == 0 && p->opcode == CLTRACK_OP_IMPORT) {
@@ -623,6 +747,19 @@ static bool control_import_chunk(struct control_conn *conn,
 	return !(req->flags & CLTRACK_PROTO_F_MORE);
 }
 
+/* Track p on conn, so that a peer that goes away detaches it */
+static void control_pending_link(struct control_conn *conn,
+				 struct control_pending *p)
+{
+	p->next = conn->pending;
+	if (p->next != NULL) {
+		p->next->prev = p;
+	}
+	conn->pending = p;
+	conn->npending += 1;
+	talloc_set_destructor(p, control_pending_destructor);
+}
+
 static void control_op(struct control_conn *conn,
 		       const struct cltrack_hdr *req,
 		       const uint8_t *body, size_t bodylen)
@@ -706,6 +843,7 @@ static void control_op(struct control_conn *conn,
 		return;
 	}
 	p->conn = conn;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	p->opcode = req->opcode;
 	p->reqid = req->reqid;
 	/* The records must live until the transaction is done */
@@ -716,13 +854,92 @@ static void control_op(struct control_conn *conn,
 		control_send_status(conn, req, -ret);
 		return;
 	}
-	p->next = conn->pending;
-	if (p->next != NULL) {
-		p->next->prev = p;
+	control_pending_link(conn, p);
+}
+
+static void control_cluster_done(int status, void *private_data)
+{
+	struct control_pending *p = talloc_get_type_abort(
+		private_data, struct control_pending);
+
+	if (p->conn != NULL) {
+		control_send(p->conn, p->opcode, p->reqid, status, 0, NULL, 0);
 	}
-	conn->pending = p;
-	conn->npending += 1;
-	talloc_set_destructor(p, control_pending_destructor);
+	talloc_free(p);
+}
+
+/*
+ * Cluster requests: events from the event script, and the admin's grace
+ * start and lift.  In single-host mode only grace start exists (it is the
+ * nfsdcld epoch step) and the rest is refused.
+ */
+static void control_cluster(struct control_conn *conn,
+			    const struct cltrack_hdr *req,
+			    const uint8_t *body, size_t bodylen)
+{
+	struct daemon_context *d = conn->ctl->daemon;
+	struct control_pending *p = NULL;
+	const char *reason = NULL;
+	char ip[CLTRACK_EVENT_IP_MAX + 1];
+	uint8_t event = 0;
+	bool force;
+	int ret;
+
+	if (d->cluster == NULL) {
+		if (req->opcode == CLTRACK_OP_GRACE_START) {
+			control_op(conn, req, body, bodylen);
+			return;
+		}
+		control_send_status(conn, req, -EOPNOTSUPP);
+		return;
+	}
+
+	switch (req->opcode) {
+	case CLTRACK_OP_EVENT:
+		ret = cltrack_event_pull(body, bodylen, &event, ip);
+		if (ret != 0) {
+			control_send_status(conn, req, -EINVAL);
+			return;
+		}
+		ret = cluster_event(d->cluster, event, ip, &reason);
+		if (reason != NULL) {
+			D_ERR("monitor: %s", reason);
+		}
+		control_send_status(conn, req, -ret);
+		return;
+	case CLTRACK_OP_GRACE_START:
+	case CLTRACK_OP_GRACE_LIFT:
+		break;
+	default:
+		control_send_status(conn, req, -EOPNOTSUPP);
+		return;
+	}
+
+	p = talloc_zero(d, struct control_pending);
+	if (p == NULL) {
+		control_send_status(conn, req, -ENOMEM);
+		return;
+	}
+	p->conn = conn;
+	p->opcode = req->opcode;
+	p->reqid = req->reqid;
+	if (req->opcode == CLTRACK_OP_GRACE_START) {
+		ret = cluster_grace_start(d->cluster, control_cluster_done, p);
+	} else {
+		force = bodylen == 4 && (body[0] & CLTRACK_LIFT_FORCE);
+		if (force) {
+			D_WARNING("Forced grace lift requested by an "
+				  "administrator");
+		}
+		ret = cluster_grace_lift(d->cluster, force,
+					 control_cluster_done, p);
+	}
+	if (ret != 0) {
+		talloc_free(p);
+		control_send_status(conn, req, -ret);
+		return;
+	}
+	control_pending_link(conn, p);
 }
 
 static void control_dispatch(struct control_conn *conn,
@@ -747,6 +964,11 @@ static void control_dispatch(struct control_conn *conn,
 		break;
 	case CLTRACK_OP_UMH_RECLAIMING:
 		control_umh_reclaiming(conn, req, body, bodylen);
+		break;
+	case CLTRACK_OP_EVENT:
+	case CLTRACK_OP_GRACE_START:
+	case CLTRACK_OP_GRACE_LIFT:
+		control_cluster(conn, req, body, bodylen);
 		break;
 	default:
 		control_op(conn, req, body, bodylen);

@@ -24,6 +24,7 @@ struct daemon_context {
 	struct batch_context *batch;
 	struct cld_context *cld;
 	struct control_context *control;
+	struct cluster_context *cluster;	/* NULL on one host */
 	uint32_t pnn;
 	time_t start_time;
 	bool shutdown;

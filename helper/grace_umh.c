@@ -106,7 +106,7 @@ static int umh_remove(struct store_txn *txn, struct grace_txn *gt,
 	size_t vallen = 0;
 	int ret;
 
-	/* Delete only what exists: a tdb delete of a missing key fails */
+	/* Delete only what exists: removing an unknown id is not an error */
 	ret = store_txn_fetch(txn, NULL, key, keylen, &val, &vallen);
 	if (ret == ENOENT) {
 		return 0;

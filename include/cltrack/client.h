@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
+#include <tevent.h>
 
 #include "cltrack/proto.h"
 
@@ -119,6 +120,89 @@ int cltrack_umh_reclaiming(struct cltrack_client *c, int64_t grace_start,
 int cltrack_import(struct cltrack_client *c,
 		   const struct cltrack_client_op *ops, size_t n,
 		   uint64_t *stored, uint64_t *present);
+
+/*
+ * Asynchronous API (tevent), beside the synchronous one.
+ *
+ * A struct cltrack_conn carries any number of calls at once; replies
+ * are matched to calls by request id.  Each call is a tevent request:
+ * cltrack_<call>_send() starts it, cltrack_<call>_recv() returns 0 or
+ * an errno (ETIMEDOUT after the connection's timeout, ECONNRESET when
+ * cltrackd went away, or the errno cltrackd answered, e.g. EACCES).
+ * Free the calls before their connection.
+ */
+struct cltrack_conn;
+
+/**
+ * @brief Connect to cltrackd for asynchronous calls on ev.
+ * @param path the control socket, NULL for the default.
+ * @param timeout_ms time limit for each call, 0 for 30 s.
+ */
+int cltrack_conn_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+		      const char *path, int timeout_ms,
+		      struct cltrack_conn **result);
+
+/** @brief Start a PING. */
+struct tevent_req *cltrack_ping_send(TALLOC_CTX *mem_ctx,
+				     struct tevent_context *ev,
+				     struct cltrack_conn *conn);
+/** @brief Result of a PING. */
+int cltrack_ping_recv(struct tevent_req *req);
+
+/** @brief Start storing a client record. */
+struct tevent_req *cltrack_create_send(TALLOC_CTX *mem_ctx,
+				       struct tevent_context *ev,
+				       struct cltrack_conn *conn,
+				       const struct cltrack_client_op *op);
+/** @brief 0 once the record is durable. */
+int cltrack_create_recv(struct tevent_req *req);
+
+/** @brief Start removing a client record. */
+struct tevent_req *cltrack_remove_send(TALLOC_CTX *mem_ctx,
+				       struct tevent_context *ev,
+				       struct cltrack_conn *conn,
+				       const struct cltrack_client_op *op);
+/** @brief Result of a remove. */
+int cltrack_remove_recv(struct tevent_req *req);
+
+/** @brief Start a reclaim check. */
+struct tevent_req *cltrack_check_send(TALLOC_CTX *mem_ctx,
+				      struct tevent_context *ev,
+				      struct cltrack_conn *conn,
+				      const struct cltrack_client_op *op);
+/** @brief 0: may reclaim; EACCES: may not. */
+int cltrack_check_recv(struct tevent_req *req);
+
+/** @brief Start (or join) a grace period. */
+struct tevent_req *cltrack_grace_start_send(TALLOC_CTX *mem_ctx,
+					    struct tevent_context *ev,
+					    struct cltrack_conn *conn);
+/** @brief Result of a grace start. */
+int cltrack_grace_start_recv(struct tevent_req *req);
+
+/** @brief Start ending the grace period. */
+struct tevent_req *cltrack_grace_done_send(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   struct cltrack_conn *conn);
+/** @brief Result of a grace done. */
+int cltrack_grace_done_recv(struct tevent_req *req);
+
+/** @brief Start a STATUS call. */
+struct tevent_req *cltrack_status_send(TALLOC_CTX *mem_ctx,
+				       struct tevent_context *ev,
+				       struct cltrack_conn *conn);
+/** @brief The status as name/value pairs on mem_ctx. */
+int cltrack_status_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+			struct cltrack_kv **kv, uint32_t *n);
+
+/** @brief Start listing client records (filter NULL: all). */
+struct tevent_req *cltrack_list_send(TALLOC_CTX *mem_ctx,
+				     struct tevent_context *ev,
+				     struct cltrack_conn *conn,
+				     const struct cltrack_list_filter *filter);
+/** @brief The records, as a talloc array on mem_ctx. */
+int cltrack_list_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+		      struct cltrack_entry **entries, size_t *n);
 
 /** @brief Text for an errno returned by this library. */
 const char *cltrack_strerror(int err);

@@ -109,7 +109,7 @@
 #define CLTRACK_F_LEGACY		0x2	/* "hash:" legacy record */
 
 #define CLTRACK_IMPORT_CHUNK_MAX	512
-#define CLTRACK_IMPORT_MAX		(1024 * 1024)	/* ids per import */
+#define CLTRACK_IMPORT_MAX		(1024 * 1024)	/* ids */
 
 enum cltrack_opcode {
 	CLTRACK_OP_PING = 1,

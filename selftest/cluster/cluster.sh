@@ -481,6 +481,12 @@ EOF
 	for script in "$@"; do
 		install -m 755 "$script" \
 			"${d}/events/legacy/$(basename "$script")" || return 1
+		# --options-dir: its NN.name.options, which CTDB loads
+		opts="${OPTIONS_DIR:-}/$(basename "${script%.script}").options"
+		if [ -n "${OPTIONS_DIR:-}" ] && [ -f "$opts" ]; then
+			install -m 644 "$opts" "${d}/events/legacy/" ||
+				return 1
+		fi
 	done
 }
 
@@ -879,6 +885,11 @@ cmd_start()
 			;;
 		--no-public-ips)
 			PUBLIC_IPS=no
+			;;
+		--options-dir)
+			[ $# -ge 1 ] || die "--options-dir needs a directory"
+			OPTIONS_DIR=$(absolute_dir "$1")
+			shift
 			;;
 		--log-level)
 			[ $# -ge 1 ] || die "--log-level needs a level"

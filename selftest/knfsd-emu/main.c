@@ -10,6 +10,7 @@
  * a hung nfsd thread), 2 for a usage or syntax error.
  */
 #include <errno.h>
+#include <poll.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -634,6 +635,55 @@ static int cli_run(struct cli *cli, FILE *f, const char *fname)
 	return ret;
 }
 
+/*
+ * --serve: the emulated nfsd keeps running (answering the daemon, its
+ * grace timer, v4_end_grace writes by others) while commands arrive one
+ * line at a time, e.g. from a FIFO that a test and cltrackd's "nfsd
+ * restart command" both write.  A failed command is reported, not fatal.
+ * Each command is followed by a line "# done N: ok|failed".
+ */
+static int cli_serve(struct cli *cli, FILE *f)
+{
+	int fd = fileno(f);
+	char buf[8192];
+	size_t used = 0;
+	unsigned lineno = 0;
+
+	for (;;) {
+		struct pollfd pfd = {
+			.fd = fd,
+			.events = POLLIN,
+		};
+		char *nl = NULL;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 0) == 0) {
+			emu_pump(cli->emu, 50);
+			continue;
+		}
+		n = read(fd, buf + used, sizeof(buf) - 1 - used);
+		if (n <= 0) {
+			return CLI_OK;
+		}
+		used += (size_t)n;
+		buf[used] = '\0';
+		while ((nl = strchr(buf, '\n')) != NULL) {
+			int ret;
+
+			*nl = '\0';
+			lineno++;
+			ret = cli_line(cli, buf);
+			printf("# done %u: %s\n", lineno,
+			       ret == CLI_OK ? "ok" : "failed");
+			used -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, used + 1);
+		}
+		if (used == sizeof(buf) - 1) {
+			used = 0;	/* an overlong line: drop it */
+		}
+	}
+}
+
 int main(int argc, const char **argv)
 {
 	TALLOC_CTX *mem_ctx = talloc_new(NULL);
@@ -647,6 +697,7 @@ int main(int argc, const char **argv)
 	int opener_wait = 1000;
 	int hang = 10000;
 	int verbose = 0;
+	int serve = 0;
 	const char *script = NULL;
 	FILE *f = stdin;
 	poptContext pc;
@@ -668,6 +719,9 @@ int main(int argc, const char **argv)
 		  "how long nfsd start waits for the daemon", "MS" },
 		{ "hang", 0, POPT_ARG_INT, &hang, 0,
 		  "an unanswered nfsd upcall counts as hung after", "MS" },
+		{ "serve", 0, POPT_ARG_NONE, &serve, 0,
+		  "keep nfsd running between commands; a failed command is "
+		  "not fatal (read commands from a FIFO)", NULL },
 		{ "verbose", 'v', POPT_ARG_NONE, &verbose, 0,
 		  "tell the story: every upcall, downcall and kernel message",
 		  NULL },
@@ -724,7 +778,11 @@ int main(int argc, const char **argv)
 			goto done;
 		}
 	}
-	ret = cli_run(&cli, f, script != NULL ? script : "<stdin>");
+	if (serve) {
+		ret = cli_serve(&cli, f);
+	} else {
+		ret = cli_run(&cli, f, script != NULL ? script : "<stdin>");
+	}
 	if (f != stdin) {
 		fclose(f);
 	}

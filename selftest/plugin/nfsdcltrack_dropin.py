@@ -8,6 +8,7 @@
 - create stores the decoded bytes, not the hex (T28).
 - Two concurrent creates for different ids both succeed (T36).
 """
+import json
 import os
 import subprocess
 import sys
@@ -111,6 +112,16 @@ def main():
         t.check(rcs == [0] * len(ids) and all(i in recs for i in ids),
                 '8 concurrent creates all exit 0 and are all stored',
                 'exits %s' % rcs)
+
+        # Latency percentiles in cltrack stats
+        r = daemon.cltrack('--json', 'stats')
+        st = json.loads(r.stdout) if r.returncode == 0 else {}
+        t.check(st.get('op_latency_count', 0) >= len(ids) and
+                0 < st.get('op_latency_p50_usec', 0) <=
+                st.get('op_latency_p90_usec', 0) <=
+                st.get('op_latency_p99_usec', 0),
+                'cltrack stats reports operation latency percentiles',
+                repr({k: v for k, v in st.items() if 'latency' in k}))
 
         # The daemon going away mid-life: a clear failure, not a hang
         daemon.stop()

@@ -1,0 +1,620 @@
+/*
+ * Cluster grace on CTDB; see cluster.h and docs/grace-protocol.md.
+ *
+ * Everything here is driven by three things: grace messages from other
+ * nodes, the event script's events, and a one-second tick.  Messages are
+ * best effort (CTDB drops them for disconnected nodes and never queues),
+ * so the tick re-reads the grace record from the local copy of the
+ * database and does whatever a lost message would have triggered.  The
+ * local copy is current: a commit returns only after every active node
+ * has written it.
+ *
+ * Grace message (srvid CLTRACK_SRVID_GRACE; the ctdb client puts the
+ * sender's PNN in front of it), little-endian:
+ *   off  size  field
+ *   0    1     type    CLUSTER_MSG_STARTED | CLUSTER_MSG_LIFTED
+ *   1    8     epoch   the recovery epoch R it is about
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "bytes.h"
+#include "cluster.h"
+#include "ctdb/ctdb_client.h"
+#include "daemon.h"
+#include "logging.h"
+#include "nfsd.h"
+
+#define CLUSTER_TICK_SECS	1
+#define CLUSTER_MSG_SIZE	9
+#define CLUSTER_NODEMAP_MS	5000
+
+enum cluster_msg_type {
+	CLUSTER_MSG_STARTED = 1,
+	CLUSTER_MSG_LIFTED = 2,
+};
+
+struct cluster_context {
+	struct tevent_context *ev;
+	struct daemon_context *d;
+	struct ctdb_client *client;
+	struct tevent_timer *tick;
+
+	uint64_t joined_epoch;	/* R of the grace this node's nfsd is in */
+	uint64_t restart_epoch;	/* R this node's nfsd was restarted for */
+	struct tevent_req *restart_req;
+	time_t not_enforcing_since;
+	bool lift_pending;
+	struct grace_record lift_before;	/* the record a lift saw */
+	struct tevent_req *nodemap_req;
+	struct ctdb_nodemap *nodemap;
+
+	struct cluster_stats stats;
+};
+
+/* An operation submitted for the control socket */
+struct cluster_call {
+	struct cluster_context *cl;
+	void (*done)(int status, void *private_data);
+	void *private_data;
+};
+
+static void cluster_tick(struct tevent_context *ev, struct tevent_timer *te,
+			 struct timeval now, void *private_data);
+static void cluster_check(struct cluster_context *cl);
+static void cluster_restart_done(struct tevent_req *subreq);
+static void cluster_nodemap_done(struct tevent_req *subreq);
+static void cluster_lift_done(struct grace_op *op,
+			      const struct grace_record *g,
+			      void *private_data);
+
+static void cluster_msg_push(uint8_t buf[CLUSTER_MSG_SIZE], uint8_t type,
+			     uint64_t epoch)
+{
+	struct cursor c;
+
+	cur_init(&c, buf, CLUSTER_MSG_SIZE);
+	le_push8(&c, type);
+	le_push64(&c, epoch);
+}
+
+static int cluster_msg_pull(const uint8_t *buf, size_t len, uint8_t *type,
+			    uint64_t *epoch)
+{
+	struct cursor c;
+
+	cur_init(&c, buf, len);
+	*type = le_pull8(&c);
+	*epoch = le_pull64(&c);
+	if (c.err || c.ofs != len) {
+		return EPROTO;
+	}
+	return 0;
+}
+
+static void cluster_broadcast(struct cluster_context *cl, uint8_t type,
+			      uint64_t epoch)
+{
+	uint8_t buf[CLUSTER_MSG_SIZE];
+	int ret;
+
+	cluster_msg_push(buf, type, epoch);
+	ret = ctdb_client_message_send(cl->client, CTDB_BROADCAST_CONNECTED,
+				       CLTRACK_SRVID_GRACE, buf, sizeof(buf));
+	if (ret != 0) {
+		/* The other nodes' ticks find the change anyway */
+		D_WARNING("Cannot broadcast grace %s for epoch %llu, ret=%d",
+			  type == CLUSTER_MSG_STARTED ? "start" : "lift",
+			  (unsigned long long)epoch, ret);
+		return;
+	}
+	cl->stats.messages_sent += 1;
+}
+
+void cluster_message(struct cluster_context *cl, uint32_t sender,
+		     const uint8_t *data, size_t len)
+{
+	uint8_t type;
+	uint64_t epoch;
+
+	if (cluster_msg_pull(data, len, &type, &epoch) != 0) {
+		D_WARNING("Malformed grace message (%zu bytes) from node %u",
+			  len, sender);
+		return;
+	}
+	cl->stats.messages_received += 1;
+	D_INFO("Grace %s of epoch %llu announced by node %u",
+	       type == CLUSTER_MSG_STARTED ? "start" :
+	       type == CLUSTER_MSG_LIFTED ? "lift" : "?",
+	       (unsigned long long)epoch, sender);
+	cluster_check(cl);
+}
+
+static void cluster_schedule_tick(struct cluster_context *cl)
+{
+	TALLOC_FREE(cl->tick);
+	cl->tick = tevent_add_timer(cl->ev, cl,
+				    tevent_timeval_current_ofs(
+					    CLUSTER_TICK_SECS, 0),
+				    cluster_tick, cl);
+}
+
+static void cluster_tick(struct tevent_context *ev, struct tevent_timer *te,
+			 struct timeval now, void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+
+	cl->tick = NULL;
+	cluster_check(cl);
+	cluster_schedule_tick(cl);
+}
+
+/* This node's nfsd must enter the running grace: restart it */
+static void cluster_restart_nfsd(struct cluster_context *cl, uint64_t epoch)
+{
+	const struct cltrack_config *cfg = cl->d->config;
+
+	cl->restart_epoch = epoch;
+	if (cfg->restart_command == NULL || cfg->restart_command[0] == '\0') {
+		D_ERR("Cluster grace of epoch %llu needs this node's nfsd in "
+		      "grace, but no [nfsd] restart command is configured; "
+		      "the monitor event will fail", (unsigned long long)epoch);
+		return;
+	}
+	cl->restart_req = nfsd_restart_send(cl, cl->ev, cfg->restart_command,
+					    cfg->restart_timeout);
+	if (cl->restart_req == NULL) {
+		cl->stats.restart_failures += 1;
+		return;
+	}
+	tevent_req_set_callback(cl->restart_req, cluster_restart_done, cl);
+	cl->stats.restarts += 1;
+}
+
+static void cluster_restart_done(struct tevent_req *subreq)
+{
+	struct cluster_context *cl = tevent_req_callback_data(
+		subreq, struct cluster_context);
+	int status = 0;
+	int ret;
+
+	ret = nfsd_restart_recv(subreq, &status);
+	TALLOC_FREE(subreq);
+	cl->restart_req = NULL;
+	if (ret != 0 || status != 0) {
+		cl->stats.restart_failures += 1;
+		D_ERR("nfsd restart for the cluster grace failed (ret=%d, "
+		      "status=%d); the monitor event will report this node "
+		      "unhealthy if its nfsd does not enter grace", ret,
+		      status);
+	}
+}
+
+/* The grace this node's nfsd is in was lifted: end the kernel's grace */
+static void cluster_end_kernel_grace(struct cluster_context *cl)
+{
+	const char *procfs = cl->d->config->procfs_dir;
+	bool in_grace = false;
+	int ret;
+
+	ret = nfsd_in_grace(procfs, &in_grace);
+	if (ret == 0 && !in_grace) {
+		return;
+	}
+	ret = nfsd_end_grace(procfs);
+	if (ret == 0) {
+		cl->stats.end_grace_writes += 1;
+		D_NOTICE("Cluster grace lifted: wrote Y to %s/v4_end_grace",
+			 procfs);
+	}
+}
+
+static void cluster_try_lift(struct cluster_context *cl,
+			     const struct grace_record *g);
+
+static void cluster_check(struct cluster_context *cl)
+{
+	struct grace_record g;
+	const struct grace_member *m = NULL;
+	bool enforcing;
+	int ret;
+
+	if (!ctdb_client_connected(cl->client)) {
+		return;
+	}
+	ret = grace_read(cl->d->store, &g);
+	if (ret != 0) {
+		return;
+	}
+	m = grace_member_find(&g, cluster_pnn(cl));
+	enforcing = (m != NULL && (m->flags & GRACE_MEMBER_ENFORCING));
+
+	if (cl->joined_epoch != 0 && g.recovery != cl->joined_epoch) {
+		cl->joined_epoch = 0;
+		cluster_end_kernel_grace(cl);
+	}
+
+	if (g.recovery != 0 && !enforcing) {
+		if (cl->not_enforcing_since == 0) {
+			cl->not_enforcing_since = time(NULL);
+		}
+		if (cl->restart_req == NULL &&
+		    cl->restart_epoch != g.recovery) {
+			cluster_restart_nfsd(cl, g.recovery);
+		}
+	} else {
+		cl->not_enforcing_since = 0;
+	}
+
+	if (g.recovery != 0 && cluster_leader(cl) == cluster_pnn(cl)) {
+		cluster_try_lift(cl, &g);
+	}
+}
+
+/*
+ * The leader's check, on its local copy, before it spends a
+ * transaction: every required node ENFORCING, and the fast path or the
+ * deadline.  The transaction checks again under the lock.
+ */
+static bool cluster_required(struct cluster_context *cl, uint32_t flags)
+{
+	return (flags & (CTDB_NODE_INACTIVE | CTDB_NODE_UNHEALTHY)) == 0;
+}
+
+static void cluster_try_lift(struct cluster_context *cl,
+			     const struct grace_record *g)
+{
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+	};
+	uint64_t remaining = 0;
+	uint32_t i;
+	int ret;
+
+	if (cl->lift_pending) {
+		return;
+	}
+	if (cl->nodemap_req == NULL) {
+		/* Refresh the membership for the next look */
+		cl->nodemap_req = ctdb_client_nodemap_send(
+			cl, cl->ev, cl->client, CLUSTER_NODEMAP_MS);
+		if (cl->nodemap_req != NULL) {
+			tevent_req_set_callback(cl->nodemap_req,
+						cluster_nodemap_done, cl);
+		}
+	}
+	if (cl->nodemap == NULL) {
+		return;
+	}
+
+	for (i = 0; i < cl->nodemap->num; i++) {
+		const struct ctdb_node *n = &cl->nodemap->nodes[i];
+		const struct grace_member *m = NULL;
+
+		if (!cluster_required(cl, n->flags)) {
+			continue;
+		}
+		m = grace_member_find(g, n->pnn);
+		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+			return;
+		}
+		op.required[op.nrequired++] = n->pnn;
+	}
+	ret = grace_count_recovery(cl->d->store, g, &remaining);
+	if (ret != 0) {
+		return;
+	}
+	if (remaining > 0 && (uint64_t)time(NULL) < g->deadline) {
+		return;
+	}
+
+	ret = batch_submit(cl->d->batch, &op, cluster_lift_done, cl);
+	if (ret == 0) {
+		cl->lift_pending = true;
+		cl->lift_before = *g;
+		cl->stats.lift_attempts += 1;
+	}
+}
+
+static void cluster_nodemap_done(struct tevent_req *subreq)
+{
+	struct cluster_context *cl = tevent_req_callback_data(
+		subreq, struct cluster_context);
+	struct ctdb_nodemap *map = NULL;
+	int ret;
+
+	ret = ctdb_client_nodemap_recv(subreq, cl, &map);
+	TALLOC_FREE(subreq);
+	cl->nodemap_req = NULL;
+	if (ret != 0) {
+		D_INFO("GET_NODEMAP failed, ret=%d", ret);
+		return;
+	}
+	TALLOC_FREE(cl->nodemap);
+	cl->nodemap = map;
+}
+
+/* Nodes CTDB counts active but unhealthy, lifted past while not in grace */
+static void cluster_count_lift_without(struct cluster_context *cl,
+				       const struct grace_record *before)
+{
+	uint32_t i;
+
+	if (cl->nodemap == NULL) {
+		return;
+	}
+	for (i = 0; i < cl->nodemap->num; i++) {
+		const struct ctdb_node *n = &cl->nodemap->nodes[i];
+		const struct grace_member *m = grace_member_find(before,
+								 n->pnn);
+
+		if ((n->flags & CTDB_NODE_INACTIVE) ||
+		    !(n->flags & CTDB_NODE_UNHEALTHY)) {
+			continue;
+		}
+		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+			cl->stats.safety_events += 1;
+			cl->stats.safety_lift_without += 1;
+			D_ERR("SAFETY: grace lifted without unhealthy node %u, "
+			      "whose nfsd never entered it", n->pnn);
+		}
+	}
+}
+
+static void cluster_lift_committed(struct cluster_context *cl,
+				   const struct grace_op *op)
+{
+	uint64_t epoch = cl->lift_before.recovery;
+
+	cluster_count_lift_without(cl, &cl->lift_before);
+	cl->stats.lifts += 1;
+	cl->stats.last_lift_time = (uint64_t)time(NULL);
+	D_NOTICE("Cluster grace of epoch %llu lifted by node %u; %llu "
+		 "records purged", (unsigned long long)epoch, cluster_pnn(cl),
+		 (unsigned long long)op->purged);
+	cluster_broadcast(cl, CLUSTER_MSG_LIFTED, epoch);
+	cluster_check(cl);
+}
+
+static void cluster_lift_done(struct grace_op *op,
+			      const struct grace_record *g,
+			      void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+
+	cl->lift_pending = false;
+	if (op->status != 0 || !(op->result & GRACE_R_LIFTED)) {
+		return;
+	}
+	cluster_lift_committed(cl, op);
+}
+
+void cluster_upcall_done(struct cluster_context *cl,
+			 const struct grace_op *op,
+			 const struct grace_record *g)
+{
+	if (op->status != 0 || g == NULL) {
+		return;
+	}
+	if (op->type == GRACE_OP_GRACE_START) {
+		cl->joined_epoch = g->recovery;
+		cl->restart_epoch = g->recovery;
+		if (op->result & GRACE_R_STARTED) {
+			cluster_broadcast(cl, CLUSTER_MSG_STARTED,
+					  g->recovery);
+		}
+		return;
+	}
+	if (op->type == GRACE_OP_GRACE_DONE) {
+		if (op->result & GRACE_R_SAFETY) {
+			cl->stats.safety_events += 1;
+			cl->stats.safety_early_end += 1;
+		}
+		cl->joined_epoch = 0;
+	}
+}
+
+static void cluster_call_done(struct grace_op *op,
+			      const struct grace_record *g,
+			      void *private_data)
+{
+	struct cluster_call *call = talloc_get_type_abort(
+		private_data, struct cluster_call);
+	struct cluster_context *cl = call->cl;
+
+	if (op->status == 0 && g != NULL && (op->result & GRACE_R_STARTED)) {
+		cluster_broadcast(cl, CLUSTER_MSG_STARTED, g->recovery);
+	}
+	if (op->type == GRACE_OP_LIFT) {
+		cl->lift_pending = false;
+	}
+	if (op->type == GRACE_OP_LIFT && (op->result & GRACE_R_LIFTED)) {
+		cluster_lift_committed(cl, op);
+	} else {
+		cluster_check(cl);
+	}
+	if (call->done != NULL) {
+		call->done(op->status, call->private_data);
+	}
+	talloc_free(call);
+}
+
+static int cluster_submit(struct cluster_context *cl, struct grace_op *op,
+			  void (*done)(int status, void *private_data),
+			  void *private_data)
+{
+	struct cluster_call *call = NULL;
+	int ret;
+
+	call = talloc_zero(cl, struct cluster_call);
+	if (call == NULL) {
+		return ENOMEM;
+	}
+	call->cl = cl;
+	call->done = done;
+	call->private_data = private_data;
+	ret = batch_submit(cl->d->batch, op, cluster_call_done, call);
+	if (ret != 0) {
+		talloc_free(call);
+	}
+	return ret;
+}
+
+int cluster_grace_start(struct cluster_context *cl,
+			void (*done)(int status, void *private_data),
+			void *private_data)
+{
+	struct grace_op op = {
+		.type = GRACE_OP_JOIN,
+	};
+
+	return cluster_submit(cl, &op, done, private_data);
+}
+
+int cluster_grace_lift(struct cluster_context *cl, bool force,
+		       void (*done)(int status, void *private_data),
+		       void *private_data)
+{
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+		.force = force,
+	};
+	uint32_t i;
+	int ret;
+
+	if (cluster_leader(cl) != cluster_pnn(cl)) {
+		cl->stats.safety_events += 1;
+		cl->stats.safety_nonleader_lift += 1;
+		D_ERR("SAFETY: refused a grace lift on node %u: only the "
+		      "leader (node %d) lifts", cluster_pnn(cl),
+		      (int)cluster_leader(cl));
+		return EPERM;
+	}
+	if (force) {
+		D_WARNING("Forced grace lift requested on the leader");
+	}
+	for (i = 0; cl->nodemap != NULL && i < cl->nodemap->num; i++) {
+		if (cluster_required(cl, cl->nodemap->nodes[i].flags)) {
+			op.required[op.nrequired++] =
+				cl->nodemap->nodes[i].pnn;
+		}
+	}
+	if (cl->nodemap == NULL && !force) {
+		return EAGAIN;
+	}
+	if (cl->lift_pending) {
+		return EBUSY;
+	}
+	ret = grace_read(cl->d->store, &cl->lift_before);
+	if (ret != 0) {
+		return ret;
+	}
+	ret = cluster_submit(cl, &op, done, private_data);
+	if (ret == 0) {
+		cl->lift_pending = true;
+		cl->stats.lift_attempts += 1;
+	}
+	return ret;
+}
+
+int cluster_event(struct cluster_context *cl, enum cluster_event event,
+		  const char *ip, const char **reason)
+{
+	const struct cltrack_config *cfg = cl->d->config;
+	struct grace_op op = {
+		.type = GRACE_OP_JOIN,
+	};
+	time_t now = time(NULL);
+
+	*reason = NULL;
+	switch (event) {
+	case CLUSTER_EVENT_TAKEIP:
+	case CLUSTER_EVENT_RELEASEIP:
+		D_NOTICE("Address %s %s: starting or joining a cluster grace",
+			 ip != NULL ? ip : "?",
+			 event == CLUSTER_EVENT_TAKEIP ? "taken over" :
+			 "released");
+		return cluster_submit(cl, &op, NULL, NULL);
+	case CLUSTER_EVENT_IPREALLOCATED:
+	case CLUSTER_EVENT_RECOVERED:
+		cluster_check(cl);
+		return 0;
+	case CLUSTER_EVENT_MONITOR:
+		cluster_check(cl);
+		if (!ctdb_client_connected(cl->client)) {
+			*reason = "cltrackd is not connected to ctdbd";
+			return ENOTCONN;
+		}
+		if (cl->not_enforcing_since != 0 &&
+		    now - cl->not_enforcing_since > cfg->enforce_timeout) {
+			*reason = "nfsd did not enter the cluster grace in "
+				  "time (check the [nfsd] restart command)";
+			return ETIMEDOUT;
+		}
+		return 0;
+	}
+	return EINVAL;
+}
+
+uint32_t cluster_pnn(struct cluster_context *cl)
+{
+	return ctdb_client_pnn(cl->client);
+}
+
+uint32_t cluster_leader(struct cluster_context *cl)
+{
+	return ctdb_client_leader(cl->client);
+}
+
+bool cluster_connected(struct cluster_context *cl)
+{
+	return ctdb_client_connected(cl->client);
+}
+
+const struct cluster_stats *cluster_get_stats(struct cluster_context *cl)
+{
+	return &cl->stats;
+}
+
+uint32_t cluster_node_flags(struct cluster_context *cl, uint32_t pnn)
+{
+	uint32_t i;
+
+	for (i = 0; cl->nodemap != NULL && i < cl->nodemap->num; i++) {
+		if (cl->nodemap->nodes[i].pnn == pnn) {
+			return cl->nodemap->nodes[i].flags;
+		}
+	}
+	return 0xffffffff;
+}
+
+int cluster_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+		 struct daemon_context *daemon, struct ctdb_client *client,
+		 struct cluster_context **result)
+{
+	struct cluster_context *cl = NULL;
+	int ret;
+
+	cl = talloc_zero(mem_ctx, struct cluster_context);
+	if (cl == NULL) {
+		return ENOMEM;
+	}
+	cl->ev = ev;
+	cl->d = daemon;
+	cl->client = client;
+	ret = ctdb_client_register_srvid(client, CLTRACK_SRVID_GRACE);
+	if (ret != 0) {
+		talloc_free(cl);
+		return ret;
+	}
+	cluster_schedule_tick(cl);
+	if (cl->tick == NULL) {
+		talloc_free(cl);
+		return ENOMEM;
+	}
+	*result = cl;
+	return 0;
+}
