@@ -226,6 +226,11 @@ lock_kept()
 	kill -0 "$FLOCK_PID" && not klog_all_has 'lost [0-9]* locks'
 }
 
+status_answers()
+{
+	timeout 10 cltrack --socket "$SOCK" status >/dev/null 2>&1
+}
+
 kernel_connected()
 {
 	timeout 10 cltrack --socket "$SOCK" status 2>/dev/null |
@@ -371,8 +376,7 @@ timeout 30 cltrackd -d DEBUG -c /dev/null --pipefs-dir "$PIPEFS" \
 rc=$?
 check 1.1 "cltrackd daemonized and reported ready (exit $rc, $(since "$t0") s)" \
 	[ "$rc" -eq 0 ]
-check 1.2 "cltrack status answers at once" \
-	timeout 10 cltrack --socket "$SOCK" status >/dev/null
+check 1.2 "cltrack status answers at once" status_answers
 check 1.3 "the store is ${STORE}/cltrack.tdb" [ -f "$STORE/cltrack.tdb" ]
 
 # ---------------------------------------------------------------------------

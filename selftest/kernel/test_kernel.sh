@@ -324,6 +324,13 @@ if ! grep -q '^KTEST-SUMMARY ' "$CONSOLE"; then
 elif [ "$rc" -ne 0 ]; then
 	echo "FAIL host: qemu exited $rc"
 	failed=$((failed + 1))
+else
+	# Every check the guest made must have reached the console whole.
+	guest=$(sed -n 's/.*KTEST-SUMMARY \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$CONSOLE" | tail -n 1)
+	if [ "$guest" != "$passed $failed" ]; then
+		echo "FAIL host: the guest counted $guest (passed failed), the console shows $passed $failed"
+		failed=$((failed + 1))
+	fi
 fi
 t_init=$(sed -n 's/.*ktest: \/init started at \([0-9.]*\) s uptime.*/\1/p' "$CONSOLE")
 t_end=$(sed -n 's/.*ktest: guest finished at \([0-9.]*\) s uptime.*/\1/p' "$CONSOLE")
