@@ -5,6 +5,9 @@
 #   make            bootstrap, configure once, build; bin/ links the tools
 #   make test       build, then run every test; ends with "N passed, N failed"
 #   make demo       build, then run selftest/demo.sh
+#   make test-kernel build, then boot Debian's kernel in QEMU and run the
+#                   real nfsd and NFS client against cltrackd
+#                   (selftest/kernel/test_kernel.sh; make test runs it too)
 #   make install    install (honours DESTDIR and ./configure --prefix=...)
 #   make clean      remove the build output
 #   make distclean  also forget the configuration
@@ -16,7 +19,8 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test test-asan test-valgrind fuzz demo install clean distclean
+.PHONY: all bootstrap test test-asan test-valgrind test-kernel fuzz demo \
+	install clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -50,6 +54,10 @@ fuzz: all
 	@bash selftest/fuzz/fuzz.sh build
 	@bash selftest/fuzz/fuzz.sh replay
 	@bash selftest/fuzz/fuzz.sh run $${FUZZ_SECONDS:-60}
+
+test-kernel: all
+	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
+	  bash selftest/kernel/test_kernel.sh
 
 demo: all
 	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \

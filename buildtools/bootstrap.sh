@@ -10,10 +10,13 @@
 set -eu
 
 # Add new build or test dependencies here, space separated.
+# qemu-system-x86, busybox-static and kmod are for selftest/kernel (the
+# kernel itself is fetched by that test, into a git-ignored cache).
 CLTRACK_DEB_PACKAGES="libtalloc-dev libtevent-dev libtdb-dev libcmocka-dev \
 ctdb tdb-tools libsqlite3-dev libjansson-dev libpopt-dev libiniparser-dev \
 pkg-config python3 nfs-kernel-server sqlite3 gnuplot-nox spin clang \
-valgrind iproute2 procps gcc make libc6-dev libclang-rt-14-dev"
+valgrind iproute2 procps gcc make libc6-dev libclang-rt-14-dev \
+qemu-system-x86 busybox-static kmod"
 
 # The only Debian package that carries a usable waflib.  It is never
 # installed (it pulls ~70 packages): only its .deb is unpacked.

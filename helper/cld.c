@@ -143,7 +143,13 @@ static void cld_watch(struct cld_context *cld)
 	if (cld->watching) {
 		return;
 	}
-	wd = inotify_add_watch(cld->inotify_fd, cld->dir, IN_CREATE);
+	/*
+	 * IN_DELETE too: when nfsd stops, rpc_pipefs unlinks the pipe but
+	 * wakes no poller unless messages were queued (rpc_purge_list() in
+	 * net/sunrpc/rpc_pipe.c), so the open file alone never reports it.
+	 */
+	wd = inotify_add_watch(cld->inotify_fd, cld->dir,
+			       IN_CREATE | IN_DELETE);
 	if (wd == -1) {
 		int err = errno;
 		static bool warned;
@@ -274,6 +280,7 @@ static void cld_inotify_handler(struct tevent_context *ev,
 	uint8_t buf[sizeof(struct inotify_event) + NAME_MAX + 1]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 	bool created = false;
+	bool deleted = false;
 	ssize_t n;
 
 	for (;;) {
@@ -291,15 +298,27 @@ static void cld_inotify_handler(struct tevent_context *ev,
 				/* The directory went away (umount) */
 				cld->watching = false;
 			}
+			/* The last event on the name tells its state */
 			if (ie->len > 0 && strcmp(ie->name, "cld") == 0 &&
 			    (ie->mask & IN_CREATE)) {
 				created = true;
+				deleted = false;
+			}
+			if (ie->len > 0 && strcmp(ie->name, "cld") == 0 &&
+			    (ie->mask & IN_DELETE)) {
+				deleted = true;
+				created = false;
 			}
 			ofs += sizeof(struct inotify_event) + ie->len;
 		}
 	}
 	if (!cld->watching) {
 		cld_schedule_retry(cld);
+	}
+	if (deleted && cld->fd != -1 && !cld->is_socket) {
+		D_NOTICE("%s removed (nfsd stopped); reopening when nfsd "
+			 "re-creates it", cld->path);
+		cld_close(cld);
 	}
 	if (created) {
 		cld_try_open(cld);
