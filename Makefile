@@ -19,7 +19,7 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test test-asan test-valgrind test-kernel fuzz demo \
+.PHONY: all bootstrap test test-asan test-valgrind test-kernel fuzz demo demo-single \
 	install clean distclean
 
 all: bootstrap
@@ -62,6 +62,10 @@ test-kernel: all
 demo: all
 	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
 	  CLTRACK_BIN="$(CURDIR)/bin" bash selftest/demo.sh
+
+# cltrackd replacing nfsdcld on one host, with the kernel emulator only
+demo-single: all
+	@CLTRACK_BIN="$(CURDIR)/bin" bash selftest/demo-single.sh
 
 install: all
 	@$(WAF) install $(if $(DESTDIR),--destdir="$(DESTDIR)")

@@ -184,6 +184,45 @@ static uint64_t kv_u64(const struct cltrack_kv *kv, uint32_t n,
 	return (k != NULL && k->type == CLTRACK_KV_U64) ? k->u64 : 0;
 }
 
+/* The cluster part of "cltrack status": leader, members, safety */
+static void print_cluster_summary(TALLOC_CTX *mem_ctx,
+				  const struct cltrack_kv *kv, uint32_t n)
+{
+	const struct cltrack_kv *mode = kv_find(kv, n, "mode");
+	const struct cltrack_kv *leader = kv_find(kv, n, "leader");
+	uint64_t deadline = kv_u64(kv, n, "grace_deadline");
+	uint32_t i;
+
+	if (mode == NULL || mode->type != CLTRACK_KV_STR ||
+	    strcmp(mode->str, "cluster") != 0) {
+		return;
+	}
+	printf("Cluster: node %llu, leader %s, ctdbd %s\n",
+	       (unsigned long long)kv_u64(kv, n, "pnn"),
+	       leader == NULL ? "?" : leader->type == CLTRACK_KV_U64 ?
+	       talloc_asprintf(mem_ctx, "%llu",
+			       (unsigned long long)leader->u64) : leader->str,
+	       kv_u64(kv, n, "ctdb_connected") ? "connected" :
+	       "NOT connected");
+	if (deadline != 0) {
+		printf("Deadline: %s (the leader lifts then, or earlier when "
+		       "every client reclaimed)\n", time_text(mem_ctx, deadline));
+	}
+	for (i = 0; i < n; i++) {
+		if (strncmp(kv[i].name, "member_", 7) == 0 &&
+		    kv[i].type == CLTRACK_KV_STR) {
+			printf("Member:  node %s %s\n", kv[i].name + 7,
+			       kv[i].str);
+		}
+	}
+	printf("Safety:  %llu events (kernel left grace early %llu, "
+	       "non-leader lift %llu, lift past a node %llu)\n",
+	       (unsigned long long)kv_u64(kv, n, "safety_events"),
+	       (unsigned long long)kv_u64(kv, n, "safety_early_kernel_end"),
+	       (unsigned long long)kv_u64(kv, n, "safety_nonleader_lift"),
+	       (unsigned long long)kv_u64(kv, n, "safety_lift_without_node"));
+}
+
 static int cmd_status(struct cli *cli, TALLOC_CTX *mem_ctx, bool stats)
 {
 	struct cltrack_kv *kv = NULL;
@@ -219,9 +258,11 @@ static int cmd_status(struct cli *cli, TALLOC_CTX *mem_ctx, bool stats)
 						  "records_reclaimable"),
 		       (unsigned long long)kv_u64(kv, n,
 						  "records_unreadable"));
-		printf("Kernel:  %s\n\n", kv_u64(kv, n, "kernel_connected") ?
+		printf("Kernel:  %s\n", kv_u64(kv, n, "kernel_connected") ?
 		       "cld pipe open" : "cld pipe NOT open (is nfsd "
 		       "running?)");
+		print_cluster_summary(mem_ctx, kv, n);
+		printf("\n");
 	}
 	return print_kv(cli, kv, n);
 }

@@ -1,118 +1,158 @@
 #!/bin/bash
 #
-# make demo: cltrackd replaces nfsdcld on one host.  The kernel side is
-# our knfsd emulator (selftest/knfsd-emu), which speaks the kernel's cld
-# protocol through the test seam.  Everything lives in a temporary
-# directory and is cleaned up on exit.
+# make demo: three NFS servers on a real CTDB cluster (three ctdbd on
+# 127.0.0.1-3, floating addresses 127.0.100.11-13 on lo), one cltrackd
+# per node started by the CTDB event script, one emulated kernel nfsd per
+# node.  A node dies, its address moves, the whole cluster enters grace,
+# clients reclaim wherever their address went, and the leader alone ends
+# the grace.  Everything runs in a temporary directory and is cleaned up.
 #
+# The single-host story (cltrackd replacing nfsdcld on one server) is
+# selftest/demo-single.sh (make demo-single).
 set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-bin=${CLTRACK_BIN:-$top/bin}
-demo=$(mktemp -d /tmp/cltrack-demo.XXXXXX)
-daemon_pid=
+N=3 GRACE_TIME=10 KERNEL_GRACE=60
+. "$(dirname "$0")/grace/grace_lib.sh"
+DIR="$T/cluster"
 
-cleanup() {
-	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-		kill -TERM "$daemon_pid"
-		wait "$daemon_pid" 2>/dev/null
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+show() {
+	echo "\$ cltrack $*"
+	if [ "$1" = status ]; then
+		# the summary; the counters follow it in the full output
+		cltrack_on "$SHOW_NODE" "$@" | sed '/^$/q' | sed 's/^/  /'
+	else
+		cltrack_on "$SHOW_NODE" "$@" | sed 's/^/  /'
 	fi
-	rm -rf "$demo"
 }
-trap cleanup EXIT INT TERM
+summary() {
+	local k
+	for k in "$@"; do
+		printf '  node %s: %-44s kernel grace: %s\n' "$k" \
+			"$(cltrack_on "$k" status 2>/dev/null | sed -n 's/^Grace: *//p')" \
+			"$( [ "$(cat "$T/nfs.$k/proc/v4_end_grace" 2>/dev/null)" = N ] && echo in || echo out)"
+	done
+}
+leader_of() { status_field "$1" leader; }
+holder_of() {
+	cl ctdb "$DIR" "$2" -X ip 2>/dev/null |
+		awk -F'|' -v ip="$1" '$2 == ip { print $3; exit }'
+}
+lifted_on() {
+	local k
+	for k in "$@"; do
+		[ "$(recovery_epoch "$k")" = 0 ] || return 1
+		kernel_in_grace "$k" && return 1
+	done
+	return 0
+}
+reclaim() { emu "$1" "reclaim $2" >/dev/null && emu "$1" "reclaim-complete $2" >/dev/null; }
+fail() { echo "demo FAILED: $*" >&2; exit 1; }
 
-mkdir -p "$demo/pipefs/nfsd" "$demo/proc" "$demo/storage"
-sock="$demo/cltrackd.sock"
+say "=== cltrack demo: NFSv4 client tracking with one grace for a CTDB cluster ==="
+echo "Starting 3 ctdbd nodes (127.0.0.1-3) with the event script 59.cltrack;"
+echo "each node's cltrackd is started by the event script's startup event."
+grace_setup_nodes
+if ! cl start "$DIR" $N --script "$top/events.d/legacy/59.cltrack.script" \
+	--options-dir "$T/opts" >"$T/cluster-start.log" 2>&1; then
+	tail -20 "$T/cluster-start.log"
+	fail "the cluster did not start"
+fi
+wait_for 60 lifted_on 0 1 2 || fail "start-up graces were not lifted"
+L=$(leader_of 0)
+SHOW_NODE=$L
+echo "Cluster up; the CTDB leader is node $L."
+show status
+show members
 
-cat <<TEXT
-=== cltrack demo: cltrackd tracks NFSv4 clients for one NFS server ===
+say "--- 1. Six NFSv4.1 clients mount, two through each node's address"
+for k in 0 1 2; do
+	for i in 1 2; do
+		emu "$k" "create client$k-$i.example.com" >/dev/null
+	done
+done
+show list
 
-cltrackd keeps the list of clients that may reclaim state after an nfsd
-restart.  The kernel talks to it on <pipefs>/nfsd/cld; here the kernel is
-emulated by knfsd-emu.  Files are in $demo.
-
-TEXT
-
-"$bin/cltrackd" -F -d NOTICE -c /dev/null --pipefs-dir "$demo/pipefs" \
-	--storage-dir "$demo/storage" --control-socket "$sock" \
-	2>"$demo/cltrackd.log" &
-daemon_pid=$!
-for _ in $(seq 50); do
-	"$bin/cltrack" --socket "$sock" status >/dev/null 2>&1 && break
+V=$(( (L + 1) % 3 ))
+S=$(( (L + 2) % 3 ))
+VIP=$(cl ctdb "$DIR" "$L" -X ip | awk -F'|' -v k="$V" '$3 == k { print $2; exit }')
+say "--- 2. Node $V dies (kill -9 of its ctdbd, cltrackd and nfsd)"
+pid=$(cltrackd_pid "$V")
+cl kill "$DIR" "$V" >/dev/null
+kill -KILL "$pid" 2>/dev/null
+emu "$V" stop >/dev/null
+t_kill=$(now)
+echo "CTDB moves its address $VIP to a survivor; the takeip event starts a"
+echo "cluster grace; the other nodes' cltrackd restart their nfsd into it."
+for i in $(seq 300); do
+	h=$(holder_of "$VIP" "$L")
+	[ -n "$h" ] && [ "$h" != "$V" ] && [ "$h" != -1 ] && [ "$(recovery_epoch "$L")" != 0 ] &&
+		kernel_in_grace "$L" && kernel_in_grace "$S" && break
 	sleep 0.1
 done
-if ! "$bin/cltrack" --socket "$sock" status >/dev/null 2>&1; then
-	echo "cltrackd did not start; its log:" >&2
-	cat "$demo/cltrackd.log" >&2
-	exit 1
-fi
-echo "cltrackd is running (pid $daemon_pid)."
-echo
+NEW=$(holder_of "$VIP" "$L")
+echo "After $(elapsed "$t_kill" "$(now)") s: $VIP is on node $NEW, and every survivor is in grace:"
+summary "$L" "$S"
+show members
+echo "Each survivor's nfsd got the whole cluster's reclaim list:"
+emu "$S" show >/dev/null
+grep "reclaim list of the last GraceStart" "$T/nfs.$S/emu.log" | tail -1 | sed 's/^/  /'
 
-export CLTRACK_SOCKET="$sock"
-cl="$bin/cltrack"
-hash=0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20
+say "--- 3. The clients reclaim: node $V's clients through node $NEW"
+for k in "$L" "$S"; do
+	reclaim "$k" "client$k-1.example.com"; reclaim "$k" "client$k-2.example.com"
+done
+echo "Node $V's clients have not reclaimed yet, so the leader keeps the grace:"
+summary "$L" "$S"
+reclaim "$NEW" "client$V-1.example.com"
+reclaim "$NEW" "client$V-2.example.com"
+t_last=$(now)
+wait_for 15 lifted_on "$L" "$S" || fail "the leader did not lift"
+echo "Every client reclaimed: the leader (node $L) lifted the grace on the fast"
+echo "path $(elapsed "$t_last" "$(now)") s after the last reclaim, and every nfsd left grace:"
+summary "$L" "$S"
+show status
 
-"$bin/knfsd-emu" --pipefs "$demo/pipefs" --procfs "$demo/proc" \
-	--grace-time 3 - <<SCRIPT
-echo --- 1. nfsd starts for the first time: the store is empty, so there
-echo        is nothing to reclaim and no grace period
-start
-! $cl status | head -4
+say "--- 4. Node $V comes back (failback): a new grace, nothing lost"
+cl restart "$DIR" "$V" >/dev/null 2>&1 || fail "node $V did not restart"
+wait_for 60 bash -c "[ -S $T/nfs.$V/cltrackd.sock ]"
+for i in $(seq 300); do
+	[ "$(recovery_epoch "$V")" != 0 ] 2>/dev/null && kernel_in_grace "$V" && break
+	sleep 0.1
+done
+summary 0 1 2
+for k in 0 1 2; do
+	reclaim "$k" "client$k-1.example.com"; reclaim "$k" "client$k-2.example.com"
+done
+wait_for 30 lifted_on 0 1 2 || fail "the failback grace was not lifted"
+echo "All six clients reclaimed; grace lifted on every node:"
+summary 0 1 2
 
-echo
-echo --- 2. Three NFSv4.1 clients mount and take state: one Create upcall
-echo        each (bob authenticated with Kerberos: principal hash stored)
-create alice.example.com
-create bob.example.com $hash
-create carol.example.com
-! $cl list
+say "--- 5. The leader itself dies, and client$S-2 never comes back"
+A=$V; B=$S
+pid=$(cltrackd_pid "$L")
+cl kill "$DIR" "$L" >/dev/null
+kill -KILL "$pid" 2>/dev/null
+emu "$L" stop >/dev/null
+for i in $(seq 300); do
+	l=$(leader_of "$A")
+	[ -n "$l" ] && [ "$l" != unknown ] && [ "$l" != "$L" ] &&
+		kernel_in_grace "$A" && kernel_in_grace "$B" && break
+	sleep 0.1
+done
+NL=$(leader_of "$A")
+SHOW_NODE=$NL
+echo "Node $NL is the new CTDB leader; the survivors are in grace:"
+summary "$A" "$B"
+for c in "client$A-1" "client$A-2" "client$L-1" "client$L-2" "client$B-1"; do
+	reclaim "$A" "$c.example.com"
+done
+echo "Five clients reclaimed; client$S-2 does not.  The new leader waits for"
+echo "the deadline ($GRACE_TIME s after the last node entered grace), then lifts"
+echo "and purges only the client that did not reclaim:"
+wait_for $((GRACE_TIME + 20)) lifted_on "$A" "$B" || fail "the new leader did not lift"
+summary "$A" "$B"
+show list
+show status
 
-echo
-echo --- 3. carol unmounts and her lease expires: Remove upcall
-remove carol.example.com
-! $cl list
-
-echo
-echo --- 4. The server reboots.  At nfsd start the kernel asks for the
-echo        reclaim list (GraceStart) and enters its grace period
-restart
-show
-! $cl status | head -4
-
-echo
-echo --- 5. alice and bob reclaim their locks and send RECLAIM_COMPLETE.
-echo        Every listed client is done, so the kernel ends grace early
-reclaim alice.example.com
-reclaim-complete alice.example.com
-reclaim bob.example.com $hash
-reclaim-complete bob.example.com $hash
-grace-wait 5
-show
-! $cl list
-
-echo
-echo --- 6. Another reboot.  This time bob never comes back: grace runs
-echo        to the timer (3 s here, 90 s by default) and then bob's record
-echo        is purged, so he can never reclaim stale state
-restart
-reclaim alice.example.com
-reclaim-complete alice.example.com
-grace-wait 10
-! $cl list
-
-echo
-echo --- 7. Group commit: 2000 new clients mount with 64 Create upcalls in
-echo        flight; each is answered only after its fsync'ed transaction
-creates 2000 64 client-
-! $cl stats | grep -E '^(upcalls_create|transactions |batch_max|batched_ops)'
-SCRIPT
-rc=$?
-
-echo
-if [ $rc -eq 0 ]; then
-	echo "=== demo finished: every step behaved as described ==="
-else
-	echo "=== demo FAILED (knfsd-emu exit $rc); cltrackd's log: ==="
-	tail -20 "$demo/cltrackd.log"
-fi
-exit $rc
+cl stop "$DIR" >/dev/null 2>&1
+say "=== demo finished: every step behaved as described ==="

@@ -110,6 +110,16 @@ run startup
 expect "startup refuses while nfsdcld runs" 1 "cltrack ping" "nfsdcld is running"
 
 reset
+touch "$state/nfsdcld_running"
+echo "CLTRACK_REFUSE_NFSDCLD=no" >>"$base/events/legacy/59.cltrack.options"
+run startup
+expect "CLTRACK_REFUSE_NFSDCLD=no starts beside another nfsdcld" 0 \
+"cltrack ping
+cltrackd -c $T/cltrack.conf --control-socket $T/cltrackd.sock
+cltrack ping"
+sed -i '/CLTRACK_REFUSE_NFSDCLD/d' "$base/events/legacy/59.cltrack.options"
+
+reset
 echo 1 >"$state/start_rc"
 run startup
 expect "a cltrackd that fails to start fails startup" 1 \

@@ -98,6 +98,8 @@ CLTRACK_CONF=$T/nfs.\$_k/cltrack.conf
 CLTRACK_SOCKET=$T/nfs.\$_k/cltrackd.sock
 CLTRACKD=$BIN/cltrackd
 CLTRACK=$BIN/cltrack
+# a benchmark's nfsdcld on this machine uses its own pipefs, not ours
+CLTRACK_REFUSE_NFSDCLD=no
 OPTS
 }
 

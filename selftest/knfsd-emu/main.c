@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -638,17 +639,29 @@ static int cli_run(struct cli *cli, FILE *f, const char *fname)
 /*
  * --serve: the emulated nfsd keeps running (answering the daemon, its
  * grace timer, v4_end_grace writes by others) while commands arrive one
- * line at a time, e.g. from a FIFO that a test and cltrackd's "nfsd
- * restart command" both write.  A failed command is reported, not fatal.
- * Each command is followed by a line "# done N: ok|failed".
+ * line at a time, e.g. from a FIFO.  SIGUSR1 restarts nfsd (a cluster
+ * test's "nfsd restart command").  A failed command is reported, not
+ * fatal.  Each command is followed by a line "# done N: ok|failed".
  */
+static volatile sig_atomic_t cli_restart_requested;
+
+static void cli_sigusr1(int sig)
+{
+	(void)sig;
+	cli_restart_requested = 1;
+}
+
 static int cli_serve(struct cli *cli, FILE *f)
 {
+	struct sigaction sa = {
+		.sa_handler = cli_sigusr1,
+	};
 	int fd = fileno(f);
 	char buf[8192];
 	size_t used = 0;
 	unsigned lineno = 0;
 
+	sigaction(SIGUSR1, &sa, NULL);
 	for (;;) {
 		struct pollfd pfd = {
 			.fd = fd,
@@ -657,7 +670,15 @@ static int cli_serve(struct cli *cli, FILE *f)
 		char *nl = NULL;
 		ssize_t n;
 
-		if (poll(&pfd, 1, 0) == 0) {
+		if (cli_restart_requested) {
+			int ret;
+
+			cli_restart_requested = 0;
+			ret = emu_nfsd_restart(cli->emu);
+			printf("# SIGUSR1 restart: %s\n",
+			       ret == 0 ? "ok" : strerror(ret));
+		}
+		if (poll(&pfd, 1, 0) <= 0) {
 			emu_pump(cli->emu, 50);
 			continue;
 		}

@@ -12,7 +12,7 @@ check() {
 		echo "FAIL $1 (no \"$2\" in the demo output)"; failed=$((failed + 1))
 	fi
 }
-if CLTRACK_BIN=${CLTRACK_BIN:-$top/bin} timeout 120 bash "$top/selftest/demo.sh" >"$out" 2>&1; then
+if CLTRACK_BIN=${CLTRACK_BIN:-$top/bin} timeout 120 bash "$top/selftest/demo-single.sh" >"$out" 2>&1; then
 	echo "PASS demo exits 0"; passed=$((passed + 1))
 else
 	echo "FAIL demo exit status"; failed=$((failed + 1)); tail -30 "$out"

@@ -285,7 +285,7 @@ static void test_early_kernel_end_is_safety_event(void **state)
 	r = run(t, 0, GRACE_OP_GRACE_DONE, NULL);
 	assert_int_equal(r.status, 0);
 	assert_true(r.result & GRACE_R_SAFETY);
-	assert_false(enforcing(t, 0));
+	assert_false(enforcing(t, 0));	/* to be put back into grace */
 	/* only the leader purges: the record is still reclaimable */
 	assert_int_equal(epochs(t).recovery, 1);
 	assert_int_equal(reclaimable(t), 1);
@@ -295,6 +295,21 @@ static void test_early_kernel_end_is_safety_event(void **state)
 	run(t, 1, GRACE_OP_CREATE, "a");
 	r = run(t, 1, GRACE_OP_GRACE_DONE, NULL);
 	assert_false(r.result & GRACE_R_SAFETY);
+	assert_true(enforcing(t, 1));	/* it did enter this grace */
+}
+
+static void test_empty_list_start(void **state)
+{
+	struct test_ctx *t = *state;
+	int i;
+
+	/* first boot: empty store, every kernel skips grace at once */
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+		assert_false(run(t, i, GRACE_OP_GRACE_DONE, NULL).result &
+			     GRACE_R_SAFETY);
+	}
+	assert_true(lift(t, 0, false).result & GRACE_R_LIFTED);
 }
 
 static void test_cluster_check_outside_grace(void **state)
@@ -343,6 +358,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_early_kernel_end_is_safety_event, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_empty_list_start, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cluster_check_outside_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(
