@@ -258,6 +258,11 @@ static int cmd_status(struct cli *cli, TALLOC_CTX *mem_ctx, bool stats)
 						  "records_reclaimable"),
 		       (unsigned long long)kv_u64(kv, n,
 						  "records_unreadable"));
+		if (kv_find(kv, n, "store_available") != NULL &&
+		    !kv_u64(kv, n, "store_available")) {
+			printf("Store:   NOT AVAILABLE (in CTDB mode: is ctdbd "
+			       "running? see cltrackd's log)\n");
+		}
 		printf("Kernel:  %s\n", kv_u64(kv, n, "kernel_connected") ?
 		       "cld pipe open" : "cld pipe NOT open (is nfsd "
 		       "running?)");

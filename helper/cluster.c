@@ -214,6 +214,20 @@ static void cluster_end_kernel_grace(struct cluster_context *cl)
 static void cluster_try_lift(struct cluster_context *cl,
 			     const struct grace_record *g);
 
+/* The node map, for the lift and for "cltrack members", at most 1/tick */
+static void cluster_refresh_nodemap(struct cluster_context *cl)
+{
+	if (cl->nodemap_req != NULL) {
+		return;
+	}
+	cl->nodemap_req = ctdb_client_nodemap_send(cl, cl->ev, cl->client,
+						   CLUSTER_NODEMAP_MS);
+	if (cl->nodemap_req != NULL) {
+		tevent_req_set_callback(cl->nodemap_req, cluster_nodemap_done,
+					cl);
+	}
+}
+
 static void cluster_check(struct cluster_context *cl)
 {
 	struct grace_record g;
@@ -224,6 +238,7 @@ static void cluster_check(struct cluster_context *cl)
 	if (!ctdb_client_connected(cl->client)) {
 		return;
 	}
+	cluster_refresh_nodemap(cl);
 	ret = grace_read(cl->d->store, &g);
 	if (ret != 0) {
 		return;
@@ -260,7 +275,9 @@ static void cluster_check(struct cluster_context *cl)
  */
 static bool cluster_required(struct cluster_context *cl, uint32_t flags)
 {
-	return (flags & (CTDB_NODE_INACTIVE | CTDB_NODE_UNHEALTHY)) == 0;
+	/* Unhealthy and disabled nodes host no public address */
+	return (flags & (CTDB_NODE_INACTIVE | CTDB_NODE_UNHEALTHY |
+			 CTDB_NODE_PERMANENTLY_DISABLED)) == 0;
 }
 
 static void cluster_try_lift(struct cluster_context *cl,
@@ -275,15 +292,6 @@ static void cluster_try_lift(struct cluster_context *cl,
 
 	if (cl->lift_pending) {
 		return;
-	}
-	if (cl->nodemap_req == NULL) {
-		/* Refresh the membership for the next look */
-		cl->nodemap_req = ctdb_client_nodemap_send(
-			cl, cl->ev, cl->client, CLUSTER_NODEMAP_MS);
-		if (cl->nodemap_req != NULL) {
-			tevent_req_set_callback(cl->nodemap_req,
-						cluster_nodemap_done, cl);
-		}
 	}
 	if (cl->nodemap == NULL) {
 		return;
@@ -487,7 +495,8 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 	uint32_t i;
 	int ret;
 
-	if (cluster_leader(cl) != cluster_pnn(cl)) {
+	if (cluster_pnn(cl) == CTDB_UNKNOWN_PNN ||
+	    cluster_leader(cl) != cluster_pnn(cl)) {
 		cl->stats.safety_events += 1;
 		cl->stats.safety_nonleader_lift += 1;
 		D_ERR("SAFETY: refused a grace lift on node %u: only the "

@@ -244,29 +244,24 @@ struct count_state {
 	uint64_t total, current, recovery, reclaimable, corrupt;
 };
 
-static int count_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
-		    size_t vallen, void *private_data)
+static int count_cb(const uint8_t *key, size_t keylen, const uint8_t *id,
+		    size_t idlen, const struct client_record *rec,
+		    void *private_data)
 {
 	struct count_state *cs = private_data;
-	struct client_record rec;
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (rec == NULL) {
 		cs->corrupt += 1;
 		return 0;
 	}
 	cs->total += 1;
-	if (rec.epoch == cs->g->current) {
+	if (rec->epoch == cs->g->current) {
 		cs->current += 1;
 	}
-	if (cs->g->recovery != 0 && rec.epoch == cs->g->recovery) {
+	if (cs->g->recovery != 0 && rec->epoch == cs->g->recovery) {
 		cs->recovery += 1;
 	}
-	if (grace_is_reclaimable(cs->g, &rec)) {
+	if (grace_is_reclaimable(cs->g, rec)) {
 		cs->reclaimable += 1;
 	}
 	return 0;
@@ -330,12 +325,18 @@ static void control_status(struct control_conn *conn,
 	size_t used = 0;
 	uint32_t n = 0;
 	uint32_t i;
+	bool store_ok;
 	int ret;
 
+	/*
+	 * A store that cannot be read (ctdbd not connected yet, a damaged
+	 * grace record) still gets a status: that is when it is needed.
+	 */
 	ret = grace_read(d->store, &g);
-	if (ret != 0) {
-		control_send_status(conn, req, -EREMOTEIO);
-		return;
+	store_ok = (ret == 0);
+	if (!store_ok) {
+		grace_record_init(&g);
+		g.current = 0;
 	}
 	tmp_ctx = talloc_new(conn);
 	kv = talloc_array(tmp_ctx, struct cltrack_kv, 96 + g.nmembers);
@@ -345,13 +346,12 @@ static void control_status(struct control_conn *conn,
 		return;
 	}
 	if (!stats) {
-		ret = store_traverse(d->store, count_cb, &cnt);
-		if (ret != 0) {
-			talloc_free(tmp_ctx);
-			control_send_status(conn, req, -EREMOTEIO);
-			return;
+		if (store_ok) {
+			ret = grace_clients_traverse(d->store, count_cb, &cnt);
+			store_ok = (ret == 0);
 		}
 		kv[n++] = KV_STR("version", CLTRACK_VERSION_STRING);
+		kv[n++] = KV_U64("store_available", store_ok);
 		kv[n++] = KV_STR("backend", store_backend(d->store));
 		kv[n++] = KV_STR("mode", d->cluster != NULL ? "cluster" :
 				 "single host");
@@ -499,43 +499,38 @@ static void list_flush(struct list_state *ls, uint32_t flags)
 	ls->count = 0;
 }
 
-static int list_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
-		   size_t vallen, void *private_data)
+static int list_cb(const uint8_t *key, size_t keylen, const uint8_t *id,
+		   size_t idlen, const struct client_record *rec,
+		   void *private_data)
 {
 	struct list_state *ls = private_data;
-	struct client_record rec;
 	struct cltrack_entry e = {};
-	const uint8_t *id = NULL;
-	size_t idlen;
 	size_t len;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (rec == NULL) {
 		return 0;
 	}
 	if ((ls->filter.flags & CLTRACK_LIST_RECLAIMABLE) &&
-	    !grace_is_reclaimable(&ls->g, &rec)) {
+	    !grace_is_reclaimable(&ls->g, rec)) {
 		return 0;
 	}
-	if (ls->filter.epoch != 0 && rec.epoch != ls->filter.epoch) {
+	if (ls->filter.epoch != 0 && rec->epoch != ls->filter.epoch) {
 		return 0;
 	}
-	if (ls->filter.pnn != CLTRACK_PNN_ANY && rec.pnn != ls->filter.pnn) {
+	if (ls->filter.pnn != CLTRACK_PNN_ANY && rec->pnn != ls->filter.pnn) {
 		return 0;
 	}
 	e.idlen = (uint16_t)idlen;
 	memcpy(e.id, id, idlen);
-	e.epoch = rec.epoch;
-	e.prev_epoch = rec.prev_epoch;
-	e.created = rec.created;
-	e.pnn = rec.pnn;
-	e.flags = rec.flags;
-	e.princhash_len = rec.princhash_len;
-	memcpy(e.princhash, rec.princhash, rec.princhash_len);
-	e.addr_len = rec.addr_len;
-	memcpy(e.addr, rec.addr, rec.addr_len);
+	e.epoch = rec->epoch;
+	e.prev_epoch = rec->prev_epoch;
+	e.created = rec->created;
+	e.pnn = rec->pnn;
+	e.flags = rec->flags;
+	e.princhash_len = rec->princhash_len;
+	memcpy(e.princhash, rec->princhash, rec->princhash_len);
+	e.addr_len = rec->addr_len;
+	memcpy(e.addr, rec->addr, rec->addr_len);
 
 	if (ls->used + cltrack_entry_size(&e) > CONTROL_LIST_CHUNK) {
 		list_flush(ls, CLTRACK_PROTO_F_MORE);
@@ -577,7 +572,7 @@ static void control_list(struct control_conn *conn,
 		control_send_status(conn, req, -ENOMEM);
 		return;
 	}
-	ret = store_traverse(d->store, list_cb, &ls);
+	ret = grace_clients_traverse(d->store, list_cb, &ls);
 	if (ret != 0) {
 		talloc_free(ls.chunk);
 		control_send_status(conn, req, -EREMOTEIO);
@@ -628,23 +623,18 @@ struct reclaiming_state {
 };
 
 static int reclaiming_cb(const uint8_t *key, size_t keylen,
-			 const uint8_t *val, size_t vallen, void *private_data)
+			 const uint8_t *id, size_t idlen,
+			 const struct client_record *rec, void *private_data)
 {
 	struct reclaiming_state *rs = private_data;
-	struct client_record rec;
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (rec == NULL) {
 		/* Unknown state: count it, so that grace is not lifted */
 		rs->count += 1;
 		return 0;
 	}
-	if ((int64_t)rec.created < rs->grace_start ||
-	    !(rec.flags & RECORD_F_SESSION)) {
+	if ((int64_t)rec->created < rs->grace_start ||
+	    !(rec->flags & RECORD_F_SESSION)) {
 		rs->count += 1;
 	}
 	return 0;
@@ -666,7 +656,7 @@ static void control_umh_reclaiming(struct control_conn *conn,
 		control_send_status(conn, req, -EINVAL);
 		return;
 	}
-	ret = store_traverse(d->store, reclaiming_cb, &rs);
+	ret = grace_clients_traverse(d->store, reclaiming_cb, &rs);
 	if (ret != 0) {
 		control_send_status(conn, req, -EREMOTEIO);
 		return;

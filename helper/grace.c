@@ -22,6 +22,51 @@ bool grace_is_reclaimable(const struct grace_record *g,
 	return rec->epoch == g->current && rec->prev_epoch == g->recovery;
 }
 
+struct clients_state {
+	grace_client_fn fn;
+	void *private_data;
+};
+
+static int clients_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
+		      size_t vallen, void *private_data)
+{
+	struct clients_state *state = private_data;
+	struct client_record rec;
+	const uint8_t *id = NULL;
+	size_t idlen;
+
+	if (!client_key_parse(key, keylen, &id, &idlen)) {
+		return 0;
+	}
+	if (client_record_pull(val, vallen, &rec) != 0) {
+		return state->fn(key, keylen, id, idlen, NULL,
+				 state->private_data);
+	}
+	return state->fn(key, keylen, id, idlen, &rec, state->private_data);
+}
+
+int grace_clients_traverse(struct store_context *store, grace_client_fn fn,
+			   void *private_data)
+{
+	struct clients_state state = {
+		.fn = fn,
+		.private_data = private_data,
+	};
+
+	return store_traverse(store, clients_cb, &state);
+}
+
+int grace_txn_clients_traverse(struct store_txn *txn, grace_client_fn fn,
+			       void *private_data)
+{
+	struct clients_state state = {
+		.fn = fn,
+		.private_data = private_data,
+	};
+
+	return store_txn_traverse(txn, clients_cb, &state);
+}
+
 /*
  * Rebuilding a damaged grace record: the highest epoch in use becomes C,
  * so every record stays where a new grace will find it (R := C then).
@@ -32,22 +77,17 @@ struct max_epoch_state {
 };
 
 static int max_epoch_cb(const uint8_t *key, size_t keylen,
-			const uint8_t *val, size_t vallen, void *private_data)
+			const uint8_t *id, size_t idlen,
+			const struct client_record *rec, void *private_data)
 {
 	struct max_epoch_state *state = private_data;
-	struct client_record rec;
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (rec == NULL) {
 		state->corrupt += 1;
 		return 0;
 	}
-	if (rec.epoch > state->max) {
-		state->max = rec.epoch;
+	if (rec->epoch > state->max) {
+		state->max = rec->epoch;
 	}
 	return 0;
 }
@@ -75,7 +115,7 @@ int grace_txn_load(struct store_txn *txn, struct grace_txn *gt)
 		return 0;
 	}
 
-	ret = store_txn_traverse(txn, max_epoch_cb, &state);
+	ret = grace_txn_clients_traverse(txn, max_epoch_cb, &state);
 	if (ret != 0) {
 		return ret;
 	}
@@ -107,9 +147,9 @@ int grace_txn_save(struct store_txn *txn, struct grace_txn *gt)
 	return store_txn_store(txn, grace_key, GRACE_KEYLEN, buf, len);
 }
 
-static int client_fetch(struct store_txn *txn, const uint8_t *key,
-			size_t keylen, struct client_record *rec, bool *found,
-			struct grace_txn *gt)
+int grace_client_fetch(struct store_txn *txn, struct grace_txn *gt,
+		       const uint8_t *key, size_t keylen,
+		       struct client_record *rec, bool *found)
 {
 	uint8_t *val = NULL;
 	size_t vallen = 0;
@@ -134,8 +174,8 @@ static int client_fetch(struct store_txn *txn, const uint8_t *key,
 	return 0;
 }
 
-static int client_store(struct store_txn *txn, const uint8_t *key,
-			size_t keylen, const struct client_record *rec)
+int grace_client_store(struct store_txn *txn, const uint8_t *key,
+		       size_t keylen, const struct client_record *rec)
 {
 	uint8_t buf[RECORD_CLIENT_FIXED + RECORD_PRINCHASH_SIZE +
 		    RECORD_ADDR_MAX];
@@ -168,21 +208,18 @@ struct epoch_sweep {
 };
 
 static int epoch_sweep_cb(const uint8_t *key, size_t keylen,
-			  const uint8_t *val, size_t vallen, void *private_data)
+			  const uint8_t *id, size_t idlen,
+			  const struct client_record *r, void *private_data)
 {
 	struct epoch_sweep *sw = private_data;
 	struct client_record rec;
 	struct sweep_item item = {};
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (r == NULL) {
 		sw->corrupt += 1;
 		return 0;
 	}
+	rec = *r;
 
 	if (sw->purge) {
 		if (rec.epoch != sw->g->recovery) {
@@ -235,7 +272,7 @@ static int epoch_sweep(struct store_txn *txn, struct grace_txn *gt,
 	if (tmp_ctx == NULL) {
 		return ENOMEM;
 	}
-	ret = store_txn_traverse(txn, epoch_sweep_cb, &sw);
+	ret = grace_txn_clients_traverse(txn, epoch_sweep_cb, &sw);
 	if (ret != 0) {
 		goto done;
 	}
@@ -249,7 +286,7 @@ static int epoch_sweep(struct store_txn *txn, struct grace_txn *gt,
 		if (it->del) {
 			ret = store_txn_delete(txn, it->key, it->keylen);
 		} else {
-			ret = client_store(txn, it->key, it->keylen, &it->rec);
+			ret = grace_client_store(txn, it->key, it->keylen, &it->rec);
 		}
 		if (ret != 0) {
 			goto done;
@@ -407,19 +444,12 @@ struct count_epoch_state {
 };
 
 static int count_epoch_cb(const uint8_t *key, size_t keylen,
-			  const uint8_t *val, size_t vallen,
-			  void *private_data)
+			  const uint8_t *id, size_t idlen,
+			  const struct client_record *rec, void *private_data)
 {
 	struct count_epoch_state *state = private_data;
-	struct client_record rec;
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) == 0 &&
-	    rec.epoch == state->epoch) {
+	if (rec != NULL && rec->epoch == state->epoch) {
 		state->count += 1;
 	}
 	return 0;
@@ -437,7 +467,7 @@ int grace_count_recovery(struct store_context *store,
 	if (g->recovery == 0) {
 		return 0;
 	}
-	ret = store_traverse(store, count_epoch_cb, &state);
+	ret = grace_clients_traverse(store, count_epoch_cb, &state);
 	*count = state.count;
 	return ret;
 }
@@ -460,7 +490,7 @@ static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
 	if (gt->g.recovery == 0) {
 		return 0;
 	}
-	ret = store_txn_traverse(txn, count_epoch_cb, &state);
+	ret = grace_txn_clients_traverse(txn, count_epoch_cb, &state);
 	if (ret != 0) {
 		return ret;
 	}
@@ -516,7 +546,7 @@ static int grace_lift(struct store_txn *txn, struct grace_txn *gt,
 			return 0;
 		}
 	}
-	ret = store_txn_traverse(txn, count_epoch_cb, &state);
+	ret = grace_txn_clients_traverse(txn, count_epoch_cb, &state);
 	if (ret != 0) {
 		return ret;
 	}
@@ -567,7 +597,7 @@ static int op_create(struct store_txn *txn, struct grace_txn *gt,
 	bool found;
 	int ret;
 
-	ret = client_fetch(txn, key, keylen, &old, &found, gt);
+	ret = grace_client_fetch(txn, gt, key, keylen, &old, &found);
 	if (ret != 0) {
 		return ret;
 	}
@@ -577,7 +607,7 @@ static int op_create(struct store_txn *txn, struct grace_txn *gt,
 		rec.flags |= old.flags & RECORD_F_LEGACY;
 	}
 	memcpy(rec.princhash, op->princhash, op->princhash_len);
-	return client_store(txn, key, keylen, &rec);
+	return grace_client_store(txn, key, keylen, &rec);
 }
 
 static int op_remove(struct store_txn *txn, struct grace_txn *gt,
@@ -587,7 +617,7 @@ static int op_remove(struct store_txn *txn, struct grace_txn *gt,
 	bool found;
 	int ret;
 
-	ret = client_fetch(txn, key, keylen, &rec, &found, gt);
+	ret = grace_client_fetch(txn, gt, key, keylen, &rec, &found);
 	if (ret != 0) {
 		return ret;
 	}
@@ -602,7 +632,7 @@ static int op_remove(struct store_txn *txn, struct grace_txn *gt,
 	if (gt->g.recovery != 0 && rec.prev_epoch == gt->g.recovery) {
 		rec.epoch = gt->g.recovery;
 		rec.prev_epoch = 0;
-		return client_store(txn, key, keylen, &rec);
+		return grace_client_store(txn, key, keylen, &rec);
 	}
 	return store_txn_delete(txn, key, keylen);
 }
@@ -620,7 +650,7 @@ static int op_check(struct store_txn *txn, struct grace_txn *gt,
 			return ret;
 		}
 	}
-	ret = client_fetch(txn, key, keylen, &rec, &found, gt);
+	ret = grace_client_fetch(txn, gt, key, keylen, &rec, &found);
 	if (ret != 0) {
 		return ret;
 	}
@@ -635,7 +665,7 @@ static int op_check(struct store_txn *txn, struct grace_txn *gt,
 	rec.epoch = gt->g.current;
 	rec.created = gt->now;
 	rec.pnn = gt->pnn;
-	return client_store(txn, key, keylen, &rec);
+	return grace_client_store(txn, key, keylen, &rec);
 }
 
 int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
@@ -742,25 +772,20 @@ struct reclaim_state {
 	uint64_t corrupt;
 };
 
-static int reclaim_cb(const uint8_t *key, size_t keylen, const uint8_t *val,
-		      size_t vallen, void *private_data)
+static int reclaim_cb(const uint8_t *key, size_t keylen, const uint8_t *id,
+		      size_t idlen, const struct client_record *rec,
+		      void *private_data)
 {
 	struct reclaim_state *state = private_data;
-	struct client_record rec;
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (rec == NULL) {
 		state->corrupt += 1;
 		return 0;
 	}
-	if (!grace_is_reclaimable(state->g, &rec)) {
+	if (!grace_is_reclaimable(state->g, rec)) {
 		return 0;
 	}
-	return state->fn(id, idlen, &rec, state->private_data);
+	return state->fn(id, idlen, rec, state->private_data);
 }
 
 int grace_reclaim_traverse(struct store_context *store,
@@ -775,7 +800,7 @@ int grace_reclaim_traverse(struct store_context *store,
 	};
 	int ret;
 
-	ret = store_traverse(store, reclaim_cb, &state);
+	ret = grace_clients_traverse(store, reclaim_cb, &state);
 	if (corrupt != NULL) {
 		*corrupt = state.corrupt;
 	}

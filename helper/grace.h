@@ -144,6 +144,43 @@ int grace_umh_apply(struct store_txn *txn, struct grace_txn *gt,
  */
 int grace_txn_save(struct store_txn *txn, struct grace_txn *gt);
 
+/*
+ * Called for each client record ("client/<id>") of a traverse; rec is
+ * NULL for a value that cannot be read (the caller skips it, counts it,
+ * or treats it as it must).  Return non-zero to stop.
+ */
+typedef int (*grace_client_fn)(const uint8_t *key, size_t keylen,
+			       const uint8_t *id, size_t idlen,
+			       const struct client_record *rec,
+			       void *private_data);
+
+/**
+ * @brief Visit every client record of the local copy, decoded.
+ */
+int grace_clients_traverse(struct store_context *store, grace_client_fn fn,
+			   void *private_data);
+
+/**
+ * @brief Visit every client record inside a transaction, decoded.
+ */
+int grace_txn_clients_traverse(struct store_txn *txn, grace_client_fn fn,
+			       void *private_data);
+
+/**
+ * @brief Read a client record inside a transaction.  An unreadable one
+ * reads as absent (and is counted in gt->corrupt), so that a create
+ * overwrites it.
+ */
+int grace_client_fetch(struct store_txn *txn, struct grace_txn *gt,
+		       const uint8_t *key, size_t keylen,
+		       struct client_record *rec, bool *found);
+
+/**
+ * @brief Store a client record inside a transaction.
+ */
+int grace_client_store(struct store_txn *txn, const uint8_t *key,
+		       size_t keylen, const struct client_record *rec);
+
 /**
  * @brief This node's member entry in g, or NULL.
  */

@@ -33,47 +33,6 @@
 #include "grace.h"
 #include "logging.h"
 
-static int umh_fetch(struct store_txn *txn, struct grace_txn *gt,
-		     const uint8_t *key, size_t keylen,
-		     struct client_record *rec, bool *found)
-{
-	uint8_t *val = NULL;
-	size_t vallen = 0;
-	int ret;
-
-	*found = false;
-	ret = store_txn_fetch(txn, NULL, key, keylen, &val, &vallen);
-	if (ret == ENOENT) {
-		return 0;
-	}
-	if (ret != 0) {
-		return ret;
-	}
-	ret = client_record_pull(val, vallen, rec);
-	talloc_free(val);
-	if (ret != 0) {
-		/* Unreadable: treated as absent, and overwritten by a create */
-		gt->corrupt += 1;
-		return 0;
-	}
-	*found = true;
-	return 0;
-}
-
-static int umh_store(struct store_txn *txn, const uint8_t *key,
-		     size_t keylen, const struct client_record *rec)
-{
-	uint8_t buf[RECORD_CLIENT_FIXED + RECORD_PRINCHASH_SIZE +
-		    RECORD_ADDR_MAX];
-	size_t len;
-
-	len = client_record_push(rec, buf, sizeof(buf));
-	if (len == 0) {
-		return EINVAL;
-	}
-	return store_txn_store(txn, key, keylen, buf, len);
-}
-
 static int umh_create(struct store_txn *txn, struct grace_txn *gt,
 		      const uint8_t *key, size_t keylen, struct grace_op *op)
 {
@@ -88,7 +47,7 @@ static int umh_create(struct store_txn *txn, struct grace_txn *gt,
 	bool found;
 	int ret;
 
-	ret = umh_fetch(txn, gt, key, keylen, &old, &found);
+	ret = grace_client_fetch(txn, gt, key, keylen, &old, &found);
 	if (ret != 0) {
 		return ret;
 	}
@@ -96,7 +55,7 @@ static int umh_create(struct store_txn *txn, struct grace_txn *gt,
 		rec.prev_epoch = (old.epoch != gt->g.current) ?
 			old.epoch : old.prev_epoch;
 	}
-	return umh_store(txn, key, keylen, &rec);
+	return grace_client_store(txn, key, keylen, &rec);
 }
 
 static int umh_remove(struct store_txn *txn, struct grace_txn *gt,
@@ -125,7 +84,7 @@ static int umh_check(struct store_txn *txn, struct grace_txn *gt,
 	bool found;
 	int ret;
 
-	ret = umh_fetch(txn, gt, key, keylen, &rec, &found);
+	ret = grace_client_fetch(txn, gt, key, keylen, &rec, &found);
 	if (ret != 0) {
 		return ret;
 	}
@@ -142,7 +101,7 @@ static int umh_check(struct store_txn *txn, struct grace_txn *gt,
 		return 0;
 	}
 	rec.created = (uint64_t)(op->time < 0 ? 0 : op->time);
-	return umh_store(txn, key, keylen, &rec);
+	return grace_client_store(txn, key, keylen, &rec);
 }
 
 struct umh_sweep {
@@ -157,22 +116,17 @@ struct umh_sweep {
 };
 
 static int umh_sweep_cb(const uint8_t *key, size_t keylen,
-			const uint8_t *val, size_t vallen, void *private_data)
+			const uint8_t *id, size_t idlen,
+			const struct client_record *rec, void *private_data)
 {
 	struct umh_sweep *sw = private_data;
-	struct client_record rec;
-	const uint8_t *id = NULL;
-	size_t idlen;
 
-	if (!client_key_parse(key, keylen, &id, &idlen)) {
-		return 0;
-	}
-	if (client_record_pull(val, vallen, &rec) != 0) {
+	if (rec == NULL) {
 		sw->corrupt += 1;
 		return 0;
 	}
 	/* created is at most INT64_MAX here: times come from time(2) */
-	if ((int64_t)rec.created >= sw->before) {
+	if ((int64_t)rec->created >= sw->before) {
 		return 0;
 	}
 	if (sw->n % 1024 == 0) {
@@ -208,7 +162,7 @@ static int umh_grace_done(struct store_txn *txn, struct grace_txn *gt,
 		return ENOMEM;
 	}
 	/* Collect first: no backend has to allow writes during a traverse */
-	ret = store_txn_traverse(txn, umh_sweep_cb, &sw);
+	ret = grace_txn_clients_traverse(txn, umh_sweep_cb, &sw);
 	if (ret != 0) {
 		goto done;
 	}
@@ -262,14 +216,14 @@ static int umh_import(struct store_txn *txn, struct grace_txn *gt,
 		if (keylen == 0) {
 			return ENOMEM;
 		}
-		ret = umh_fetch(txn, gt, key, keylen, &old, &found);
+		ret = grace_client_fetch(txn, gt, key, keylen, &old, &found);
 		if (ret == 0 && found) {
 			op->counts[1] += 1;
 			talloc_free(key);
 			continue;
 		}
 		if (ret == 0) {
-			ret = umh_store(txn, key, keylen, &rec);
+			ret = grace_client_store(txn, key, keylen, &rec);
 		}
 		talloc_free(key);
 		if (ret != 0) {

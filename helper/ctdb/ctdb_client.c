@@ -1151,11 +1151,18 @@ static void ctdb_client_setup_runstate_done(struct tevent_req *subreq)
 		runstate = h_get32(data);
 	}
 	TALLOC_FREE(data);
-	if (runstate == CTDB_RUNSTATE_RUNNING) {
+	/*
+	 * Databases can be attached from STARTUP on (the deferral ends
+	 * there), and CTDB's startup event, which starts nfsd through
+	 * 60.nfs, runs in STARTUP: the kernel's GraceStart must not wait
+	 * for RUNNING.
+	 */
+	if (runstate == CTDB_RUNSTATE_STARTUP ||
+	    runstate == CTDB_RUNSTATE_RUNNING) {
 		ctdb_client_setup_srvids(req);
 		return;
 	}
-	D_INFO("ctdb: node %u in runstate %u, waiting for RUNNING",
+	D_INFO("ctdb: node %u in runstate %u, waiting for STARTUP",
 	       state->client->pnn, runstate);
 	subreq = tevent_wakeup_send(state, state->ev,
 				    tevent_timeval_current_ofs(
