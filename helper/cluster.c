@@ -47,6 +47,7 @@ struct cluster_context {
 	time_t not_enforcing_since;
 	bool lift_pending;
 	struct grace_record lift_before;	/* the record a lift saw */
+	uint64_t lift_remaining;	/* epoch-R records it saw */
 	struct tevent_req *nodemap_req;
 	struct ctdb_nodemap *nodemap;
 
@@ -322,6 +323,7 @@ static void cluster_try_lift(struct cluster_context *cl,
 	if (ret == 0) {
 		cl->lift_pending = true;
 		cl->lift_before = *g;
+		cl->lift_remaining = remaining;
 		cl->stats.lift_attempts += 1;
 	}
 }
@@ -344,7 +346,12 @@ static void cluster_nodemap_done(struct tevent_req *subreq)
 	cl->nodemap = map;
 }
 
-/* Nodes CTDB counts active but unhealthy, lifted past while not in grace */
+/*
+ * Nodes CTDB counts active but unhealthy, lifted past while not in grace,
+ * with clients still to reclaim (a lift at the deadline).  When every
+ * client reclaimed, or there was none, passing such a node loses nothing:
+ * it hosts no public address, so none of its clients is waiting on it.
+ */
 static void cluster_count_lift_without(struct cluster_context *cl,
 				       const struct grace_record *before)
 {
@@ -376,7 +383,9 @@ static void cluster_lift_committed(struct cluster_context *cl,
 {
 	uint64_t epoch = cl->lift_before.recovery;
 
-	cluster_count_lift_without(cl, &cl->lift_before);
+	if (cl->lift_remaining > 0) {
+		cluster_count_lift_without(cl, &cl->lift_before);
+	}
 	cl->stats.lifts += 1;
 	cl->stats.last_lift_time = (uint64_t)time(NULL);
 	D_NOTICE("Cluster grace of epoch %llu lifted by node %u; %llu "
@@ -520,6 +529,10 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 		return EBUSY;
 	}
 	ret = grace_read(cl->d->store, &cl->lift_before);
+	if (ret == 0) {
+		ret = grace_count_recovery(cl->d->store, &cl->lift_before,
+					   &cl->lift_remaining);
+	}
 	if (ret != 0) {
 		return ret;
 	}

@@ -15,6 +15,8 @@
 #   S7  one kernel ends grace early: a safety event in cltrack status
 #   and a lift asked of a non-leader is refused and counted
 set -u
+# The grace time must outlast a ctdbd restart (S6, about 15 s here)
+GRACE_TIME=${GRACE_TIME:-25}
 . "$(dirname "$0")/grace_lib.sh"
 
 DIR="$T/cluster"
