@@ -8,7 +8,10 @@
 #   make test-kernel build, then boot Debian's kernel in QEMU and run the
 #                   real nfsd and NFS client against cltrackd
 #                   (selftest/kernel/test_kernel.sh; make test runs it too)
-#   make install    install (honours DESTDIR and ./configure --prefix=...)
+#   make install    install (honours DESTDIR and ./configure --prefix=...;
+#                   the layout is in docs/install.md)
+#   make uninstall  remove what make install installed (keeps an edited
+#                   /etc/cltrack/cltrack.conf)
 #   make clean      remove the build output
 #   make distclean  also forget the configuration
 #
@@ -20,7 +23,7 @@ WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
 .PHONY: all bootstrap test test-asan test-valgrind test-kernel fuzz demo demo-single \
-	install clean distclean
+	install uninstall clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -69,6 +72,10 @@ demo-single: all
 
 install: all
 	@$(WAF) install $(if $(DESTDIR),--destdir="$(DESTDIR)")
+
+uninstall:
+	@test -f $(CONFIGURED) || { echo "not configured: nothing to uninstall" >&2; exit 1; }
+	@$(WAF) uninstall $(if $(DESTDIR),--destdir="$(DESTDIR)")
 
 clean:
 	@if test -f $(CONFIGURED) && test -x $(WAF); then $(WAF) clean; fi

@@ -4,7 +4,7 @@
 #   buildtools/waf configure [--sanitize]   checks the compiler and libraries
 #   buildtools/waf build                    builds everything that exists
 #   buildtools/waf test                     builds, then runs every test
-#   buildtools/waf install [--destdir=D]
+#   buildtools/waf install [--destdir=D]     installs (docs/install.md)
 #
 # Sources are found by globbing, so the build follows the tree: a new
 # helper/*.c joins the daemon's objects, a new selftest/unit/test_*.c
@@ -23,12 +23,22 @@ import subprocess
 import sys
 import time
 
-from waflib import Build, Configure
+from waflib import Build, Configure, Context, Logs, Options, Utils
 
 APPNAME = 'cltrack'
 VERSION = '0.1.0'
 top = '.'
 out = 'build'
+# libcltrack's version: the .so's vnum and the Version of cltrack.pc.
+LIBCLTRACK_VNUM = '0.2.0'
+
+# Install like a Debian package: prefix /usr (the PREFIX environment
+# variable, as in plain waf, or --prefix overrides it), with the
+# configuration in /etc and the state in /var whatever the prefix, because
+# the programs look for /etc/cltrack/cltrack.conf, /var/lib/cltrack and
+# /run/cltrack whatever the prefix (use --sysconfdir/--localstatedir to
+# stage elsewhere).  See _install_dirs() and docs/install.md.
+default_prefix = os.environ.get('PREFIX') or '/usr'
 
 # Re-run configure, with the options it was given, when a wscript changes.
 Configure.autoconfig = 'clobber'
@@ -87,6 +97,71 @@ def options(opt):
 	grp = opt.add_option_group('cltrack options')
 	grp.add_option('--sanitize', action='store_true', default=False,
 		       help='build with AddressSanitizer and UBSan')
+	dirs = opt.add_option_group('cltrack installation directories')
+	dirs.add_option('--systemdsystemunitdir', default='',
+			dest='SYSTEMDSYSTEMUNITDIR',
+			help='systemd system units [systemd.pc\'s '
+			     'systemdsystemunitdir with prefix /usr, else '
+			     'PREFIX/lib/systemd/system]')
+	dirs.add_option('--ctdb-datadir', default='', dest='CTDB_DATADIR',
+			help='CTDB\'s data directory, where "ctdb event script '
+			     'enable" finds event scripts [/usr/share/ctdb with '
+			     'prefix /usr, else DATADIR/ctdb]')
+
+
+def _multiarch(conf):
+	"""Debian's multiarch triplet (x86_64-linux-gnu), or ''."""
+	for cmd in (['dpkg-architecture', '-qDEB_HOST_MULTIARCH'],
+		    conf.env.CC + ['-print-multiarch']):
+		try:
+			out = conf.cmd_and_log(cmd, quiet=Context.BOTH).strip()
+		except Exception:
+			continue
+		if out:
+			return out
+	return ''
+
+
+def _install_dirs(conf):
+	"""Debian's layout on top of gnu_dirs: LIBDIR lib/<triplet> (never
+	gnu_dirs' lib64), SYSCONFDIR /etc, LOCALSTATEDIR /var, plus the
+	systemd unit and CTDB directories.  Every one can be overridden on the
+	./configure command line."""
+	def opt(name):
+		# a configure re-run by autoconfig has the options of the last
+		# one, which may predate an option
+		return getattr(Options.options, name, '') or ''
+	env = conf.env
+	usr = os.path.normpath(env.PREFIX) == '/usr'
+	if not opt('SYSCONFDIR'):
+		env.SYSCONFDIR = '/etc'
+	if not opt('LOCALSTATEDIR'):
+		env.LOCALSTATEDIR = '/var'
+	env.MULTIARCH = _multiarch(conf)
+	if not opt('LIBDIR'):
+		env.LIBDIR = os.path.join(env.EXEC_PREFIX, 'lib', env.MULTIARCH
+					  ).rstrip('/')
+	unitdir = opt('SYSTEMDSYSTEMUNITDIR')
+	if not unitdir and usr:
+		try:
+			unitdir = conf.cmd_and_log(
+				[conf.env.PKGCONFIG[0] if conf.env.PKGCONFIG
+				 else 'pkg-config',
+				 '--variable=systemdsystemunitdir', 'systemd'],
+				quiet=Context.BOTH).strip()
+		except Exception:
+			unitdir = ''
+		# bookworm's nfs-kernel-server ships its units there too
+		unitdir = unitdir or '/lib/systemd/system'
+	env.SYSTEMDSYSTEMUNITDIR = unitdir or Utils.subst_vars(
+		'${PREFIX}/lib/systemd/system', env)
+	env.CTDB_DATADIR = opt('CTDB_DATADIR') or (
+		'/usr/share/ctdb' if usr else
+		Utils.subst_vars('${DATADIR}/ctdb', env))
+	for var in ('PREFIX', 'BINDIR', 'SBINDIR', 'LIBEXECDIR', 'LIBDIR',
+		    'INCLUDEDIR', 'MANDIR', 'DOCDIR', 'SYSCONFDIR',
+		    'LOCALSTATEDIR', 'SYSTEMDSYSTEMUNITDIR', 'CTDB_DATADIR'):
+		conf.msg('Install %s' % var.lower(), env[var])
 
 
 def configure(conf):
@@ -113,6 +188,8 @@ def configure(conf):
 			      msg='Checking for -fsanitize=address,undefined')
 		conf.env.append_value('CFLAGS', SANITIZE_FLAGS)
 		conf.env.append_value('LINKFLAGS', SANITIZE_FLAGS)
+
+	_install_dirs(conf)
 
 
 def _sources(bld, pattern, exclude=()):
@@ -179,7 +256,7 @@ def build(bld):
 			lib_linkflags.append('-Wl,--version-script=%s' %
 					     lib_map.abspath())
 		bld(features='c cshlib', source=lib_sources, target='plugin/cltrack',
-		    name='libcltrack', vnum='0.2.0', includes=INCLUDES,
+		    name='libcltrack', vnum=LIBCLTRACK_VNUM, includes=INCLUDES,
 		    use=LIBS, linkflags=lib_linkflags, install_path='${LIBDIR}')
 
 	core_use = _present(core) + LIBS
@@ -250,14 +327,104 @@ def _test_programs(bld, kind, includes, use):
 		bld.cltrack_test_programs.append(('%s/%s' % (kind, name), target))
 
 
+# Documents for admins, installed into DOCDIR when they exist.
+USER_DOCS = ['README.md', 'docs/install.md', 'docs/admin-guide.md',
+	     'docs/ctdb-mode.md', 'docs/migration.md', 'docs/kernel-compat.md']
+CONFIG_EXAMPLE = 'docs/cltrack.conf.example'
+EVENT_SCRIPT = 'events.d/legacy/59.cltrack.script'
+EVENT_OPTIONS = 'events.d/legacy/59.cltrack.options'
+SYSTEMD_UNIT = 'systemd/cltrackd.service'
+
+
 def _install_data(bld):
-	for section in ('5', '8'):
+	"""Everything but the programs and the library (docs/install.md has
+	the table)."""
+	for section in ('1', '5', '7', '8'):
 		pages = _sources(bld, 'docs/*.%s' % section)
 		if pages:
 			bld.install_files('${MANDIR}/man%s' % section, pages)
 	headers = _sources(bld, 'include/cltrack/*.h')
 	if headers:
 		bld.install_files('${INCLUDEDIR}/cltrack', headers)
+
+	pc_in = _source(bld, 'plugin/cltrack.pc.in')
+	if pc_in and _source(bld, 'plugin/client.c'):
+		bld(source=pc_in, install_path='${LIBDIR}/pkgconfig',
+		    LIBCLTRACK_VERSION=LIBCLTRACK_VNUM)
+
+	# CTDB's datadir: "ctdb event script enable legacy 59.cltrack"
+	# links /etc/ctdb/events/legacy/59.cltrack.script to it.
+	script = _source(bld, EVENT_SCRIPT)
+	if script:
+		bld.install_files('${CTDB_DATADIR}/events/legacy', [script],
+				  chmod=Utils.O755)
+
+	examples = _present(_source(bld, EVENT_OPTIONS),
+			    _source(bld, CONFIG_EXAMPLE))
+	if examples:
+		bld.install_files('${DOCDIR}/examples', examples)
+	docs = _present(*[_source(bld, path) for path in USER_DOCS])
+	if docs:
+		bld.install_files('${DOCDIR}', docs)
+
+	example = _source(bld, CONFIG_EXAMPLE)
+	if example and bld.is_install:
+		bld.install_as('${SYSCONFDIR}/cltrack/' + _config_name(bld, example),
+			       example)
+
+	unit = _source(bld, SYSTEMD_UNIT)
+	if unit:
+		# The unit names /usr/sbin/cltrackd: follow --prefix/--sbindir.
+		bld(rule=_subst_unit, source=unit, target=SYSTEMD_UNIT,
+		    vars=['SBINDIR'], install_path='${SYSTEMDSYSTEMUNITDIR}')
+
+	if bld.is_install > 0:
+		bld.add_post_fun(_install_state_dir)
+
+
+def _subst_unit(tsk):
+	text = tsk.inputs[0].read()
+	tsk.outputs[0].write(text.replace('/usr/sbin/cltrackd',
+					  tsk.env.SBINDIR + '/cltrackd'))
+
+
+def _destdir_path(path):
+	"""path under --destdir, if one was given."""
+	destdir = getattr(Options.options, 'destdir', '')
+	if destdir:
+		return os.path.join(destdir, path.lstrip('/'))
+	return path
+
+
+def _config_name(bld, example):
+	"""cltrack.conf, unless an installed cltrack.conf differs from the
+	example: an admin's configuration is never overwritten (or removed by
+	"waf uninstall"); the new example goes next to it as
+	cltrack.conf.example instead."""
+	conf = _destdir_path(os.path.join(
+		Utils.subst_vars('${SYSCONFDIR}', bld.env), 'cltrack',
+		'cltrack.conf'))
+	try:
+		with open(conf, 'rb') as f:
+			same = f.read() == example.read('rb')
+	except OSError:
+		return 'cltrack.conf'
+	if same:
+		return 'cltrack.conf'
+	if bld.is_install > 0:
+		Logs.warn('Keeping %s (it differs from the example): installing '
+			  'cltrack.conf.example next to it' % conf)
+	return 'cltrack.conf.example'
+
+
+def _install_state_dir(bld):
+	"""LOCALSTATEDIR/lib/cltrack, mode 0700 (cltrackd's storage dir)."""
+	path = _destdir_path(os.path.join(
+		Utils.subst_vars('${LOCALSTATEDIR}', bld.env), 'lib', 'cltrack'))
+	if not os.path.isdir(path):
+		Logs.info('+ install %s (directory, 0700)' % path)
+		os.makedirs(path, 0o700)
+	os.chmod(path, 0o700)
 
 
 def _link_bin(bld):
