@@ -15,7 +15,7 @@
 #   make clean      remove the build output
 #   make distclean  also forget the configuration
 #
-# Test knobs (environment): CLTRACK_TEST_FILTER=substring,
+# Test knobs (environment): CLTRACK_TEST_FILTER=substring[,substring...],
 # CLTRACK_TEST_TIMEOUT=seconds, CLTRACK_TEST_VERBOSE=1,
 # CLTRACK_TEST_WRAPPER="valgrind --error-exitcode=99 --leak-check=full".
 

@@ -292,6 +292,9 @@ def build(bld):
 	_test_programs(bld, 'scenario',
 		       emu_includes + ['selftest/scenario', 'selftest'],
 		       _present(emu, core, client))
+	_test_programs(bld, 'reliability',
+		       emu_includes + ['selftest/reliability', 'selftest'],
+		       _present(emu, core, client))
 	# Drivers for the CTDB integration tests: run by
 	# selftest/ctdb/test_*.sh against a real cluster, never directly.
 	for node in _sources(bld, 'selftest/ctdb/*.c'):
@@ -635,7 +638,9 @@ def _run_tests(bld):
 		argv = [path] if os.access(path, os.X_OK) else ['bash', path]
 		tests.append((os.path.relpath(path, os.path.join(src, 'selftest')),
 			      argv, False))
-	tests = [t for t in tests if name_filter in t[0]]
+	# Comma-separated substrings: a test runs if its name has any of them
+	filters = [f for f in name_filter.split(',') if f] or ['']
+	tests = [t for t in tests if any(f in t[0] for f in filters)]
 
 	sys.stdout.flush()
 	print('Running %d test(s), logs in %s' % (len(tests),

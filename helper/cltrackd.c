@@ -210,6 +210,12 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
+	/* Before the store and the pipe: they may belong to another one */
+	ret = control_check_free(cfg->control_socket);
+	if (ret != 0) {
+		goto done;
+	}
+
 	if (strcmp(cfg->backend, "ctdb") == 0) {
 		const struct ctdb_client_callbacks cb = {
 			.connected = daemon_ctdb_connected,

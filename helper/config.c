@@ -227,6 +227,14 @@ int config_read_file(struct cltrack_config *cfg, const char *path,
 	return ret;
 }
 
+enum {
+	OPT_DEBUG = 1,
+	OPT_CONFIG,
+	OPT_PIPEFS,
+	OPT_STORAGE,
+	OPT_SOCKET,
+};
+
 int config_load(TALLOC_CTX *mem_ctx, int argc, const char **argv,
 		struct cltrack_config **result)
 {
@@ -242,18 +250,18 @@ int config_load(TALLOC_CTX *mem_ctx, int argc, const char **argv,
 		POPT_AUTOHELP
 		{ "foreground", 'F', POPT_ARG_NONE, &opt_foreground, 0,
 		  "Stay in the foreground and log to stderr", NULL },
-		{ "debuglevel", 'd', POPT_ARG_STRING, &opt_debug, 0,
+		{ "debuglevel", 'd', POPT_ARG_STRING, NULL, OPT_DEBUG,
 		  "Log level: ERR, WARNING, NOTICE, INFO, DEBUG or 0-10",
 		  "LEVEL" },
-		{ "config", 'c', POPT_ARG_STRING, &opt_config, 0,
+		{ "config", 'c', POPT_ARG_STRING, NULL, OPT_CONFIG,
 		  "Config file (default " CONFIG_DEFAULT_FILE ")", "FILE" },
-		{ "pipefs-dir", 0, POPT_ARG_STRING, &opt_pipefs, 0,
+		{ "pipefs-dir", 0, POPT_ARG_STRING, NULL, OPT_PIPEFS,
 		  "rpc_pipefs mount point (default " CONFIG_DEFAULT_PIPEFS
 		  ")", "DIR" },
-		{ "storage-dir", 0, POPT_ARG_STRING, &opt_storage, 0,
+		{ "storage-dir", 0, POPT_ARG_STRING, NULL, OPT_STORAGE,
 		  "Directory of the embedded store (default "
 		  CONFIG_DEFAULT_STORAGE ")", "DIR" },
-		{ "control-socket", 0, POPT_ARG_STRING, &opt_socket, 0,
+		{ "control-socket", 0, POPT_ARG_STRING, NULL, OPT_SOCKET,
 		  "Control socket (default " CONFIG_DEFAULT_SOCKET ")",
 		  "PATH" },
 		{ "version", 'V', POPT_ARG_NONE, &opt_version, 0,
@@ -270,7 +278,19 @@ int config_load(TALLOC_CTX *mem_ctx, int argc, const char **argv,
 	}
 
 	pc = poptGetContext("cltrackd", argc, argv, options, 0);
-	while ((opt = poptGetNextOpt(pc)) >= 0) {
+	while ((opt = poptGetNextOpt(pc)) > 0) {
+		/*
+		 * popt malloc()s each string argument; an option given twice
+		 * would leak the first one if popt stored it for us.  The
+		 * last one wins.
+		 */
+		char **slot = opt == OPT_DEBUG ? &opt_debug :
+			      opt == OPT_CONFIG ? &opt_config :
+			      opt == OPT_PIPEFS ? &opt_pipefs :
+			      opt == OPT_STORAGE ? &opt_storage : &opt_socket;
+
+		free(*slot);
+		*slot = poptGetOptArg(pc);
 	}
 	if (opt < -1) {
 		fprintf(stderr, "cltrackd: %s: %s\nTry 'cltrackd --help'.\n",

@@ -1095,6 +1095,25 @@ static bool control_in_use(const struct sockaddr_un *sun)
 	return ret == 0;
 }
 
+int control_check_free(const char *path)
+{
+	struct sockaddr_un sun = {
+		.sun_family = AF_UNIX,
+	};
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		D_ERR("Control socket path %s is too long", path);
+		return ENAMETOOLONG;
+	}
+	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+	if (control_in_use(&sun)) {
+		D_ERR("Another cltrackd answers on %s; stop it first, or "
+		      "use --control-socket", path);
+		return EADDRINUSE;
+	}
+	return 0;
+}
+
 int control_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		 const char *path, struct daemon_context *daemon,
 		 struct control_context **result)

@@ -19,4 +19,11 @@ int control_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		 const char *path, struct daemon_context *daemon,
 		 struct control_context **result);
 
+/**
+ * @brief EADDRINUSE when another cltrackd answers on path, else 0.
+ * cltrackd asks before it opens the store or the cld pipe, so that a
+ * second daemon started by mistake never touches what the first owns.
+ */
+int control_check_free(const char *path);
+
 #endif

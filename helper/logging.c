@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,12 +32,34 @@ void log_setup(const char *prog, bool to_stderr, int level)
 	}
 }
 
+/*
+ * The log file is created 0640 whatever the caller's umask (cltrackd
+ * sets its own umask only later), and an existing one loses its world
+ * write bit: anyone who can write it can forge what the admin reads.
+ */
 int log_set_file(const char *path)
 {
-	FILE *f = fopen(path, "ae");
+	struct stat sb;
+	FILE *f = NULL;
+	int fd;
 
-	if (f == NULL) {
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
 		return errno;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & S_IWOTH) != 0 &&
+	    fchmod(fd, sb.st_mode & 07775) != 0) {
+		int err = errno;
+
+		close(fd);
+		return err;
+	}
+	f = fdopen(fd, "a");
+	if (f == NULL) {
+		int err = errno;
+
+		close(fd);
+		return err;
 	}
 	setvbuf(f, NULL, _IOLBF, 0);
 	if (log_file != NULL) {

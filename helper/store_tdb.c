@@ -267,6 +267,36 @@ static const struct store_ops store_tdb_ops = {
 	.txn_traverse = store_tdb_txn_traverse,
 };
 
+/*
+ * tdb_open() with O_CREAT re-initialises any file whose header it cannot
+ * read or whose magic is wrong: a torn or overwritten cltrack.tdb would
+ * silently become an empty store, and every client would lose its right
+ * to reclaim.  So only a missing or empty file (a crash while creating
+ * it) is created; an existing one is opened as it is, or not at all.
+ */
+static struct tdb_context *store_tdb_open_file(const char *path, int *err)
+{
+	struct tdb_context *tdb = NULL;
+	struct stat sb;
+	int flags = O_RDWR;
+
+	if (stat(path, &sb) != 0) {
+		if (errno != ENOENT) {
+			*err = errno;
+			return NULL;
+		}
+		flags |= O_CREAT;
+	} else if (sb.st_size == 0) {
+		flags |= O_CREAT;
+	}
+	errno = 0;
+	tdb = tdb_open(path, STORE_TDB_HASH_SIZE, TDB_DEFAULT, flags, 0600);
+	if (tdb == NULL) {
+		*err = errno != 0 ? errno : EIO;
+	}
+	return tdb;
+}
+
 int store_tdb_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		   const char *dir, struct store_context **result)
 {
@@ -297,10 +327,8 @@ int store_tdb_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		return ENOMEM;
 	}
 
-	st->tdb = tdb_open(st->path, STORE_TDB_HASH_SIZE, TDB_DEFAULT,
-			   O_RDWR | O_CREAT, 0600);
+	st->tdb = store_tdb_open_file(st->path, &ret);
 	if (st->tdb == NULL) {
-		ret = errno != 0 ? errno : EIO;
 		D_ERR("Cannot open store %s, ret=%d (%s). Check the storage "
 		      "directory; restore or move the file away if it is "
 		      "corrupt", st->path, ret, strerror(ret));
@@ -308,6 +336,15 @@ int store_tdb_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		return ret;
 	}
 	talloc_set_destructor(st, store_tdb_destructor);
+
+	/* A torn file (cut short, overwritten) must not be served from */
+	if (tdb_check(st->tdb, NULL, NULL) != 0) {
+		D_ERR("Store %s fails its consistency check (tdb_check); "
+		      "refusing to use it. Restore it from a backup, or move "
+		      "it away (clients then cannot reclaim)", st->path);
+		talloc_free(st);
+		return EUCLEAN;
+	}
 
 	ret = store_new(mem_ctx, &store_tdb_ops, st, result);
 	if (ret != 0) {

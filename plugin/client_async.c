@@ -169,6 +169,14 @@ static void conn_dead(struct cltrack_conn *conn, int err)
 {
 	struct call_state *call = NULL;
 
+	/*
+	 * A peer that hung up shows as EPIPE on send and as EOF on recv,
+	 * whichever this side tries first: the API promises ECONNRESET
+	 * for both (include/cltrack/client.h).
+	 */
+	if (err == EPIPE) {
+		err = ECONNRESET;
+	}
 	conn->dead = err;
 	TALLOC_FREE(conn->fde);
 	while ((call = conn->calls) != NULL) {

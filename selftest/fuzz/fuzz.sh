@@ -23,6 +23,7 @@ declare -A SOURCES=(
 	[cld_msg]="helper/cld_msg.c"
 	[proto]="plugin/proto.c"
 	[record]="helper/record.c"
+	[ctdb]="helper/ctdb/ctdb_protocol.c"
 )
 targets() {
 	local t

@@ -810,5 +810,9 @@ int main(int argc, const char **argv)
 done:
 	poptFreeContext(pc);
 	talloc_free(mem_ctx);
+	/* popt malloc()s string arguments; the emulator used them until here */
+	free(pipefs);
+	free(procfs);
+	free(profile);
 	return ret;
 }

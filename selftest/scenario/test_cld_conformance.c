@@ -36,10 +36,13 @@
 #include <tdb.h>
 
 #include "cld_msg.h"
+#include "daemon_exec.h"
 #include "emu.h"
 
-#define READY_TIMEOUT_MS	10000
-#define REPLY_TIMEOUT_MS	10000
+/* Stretched under CLTRACK_DAEMON_WRAPPER (valgrind): see daemon_exec.h */
+#define READY_TIMEOUT_MS	daemon_exec_scale_ms(10000)
+#define REPLY_TIMEOUT_MS	daemon_exec_scale_ms(10000)
+#define STOP_TIMEOUT_MS		daemon_exec_scale_ms(5000)
 #define TEST_GRACE_TIME		10
 #define TMPFS_SIZE		"2m"	/* the daemon's empty tdb is ~400 KB */
 
@@ -62,6 +65,7 @@ struct test_ctx {
 	char *conf;
 	char *daemon_bin;
 	pid_t pid;
+	bool stop_failed;	/* SIGTERM did not end it with exit 0 */
 	bool tmpfs;
 	struct emu_opts opts;
 	struct emu *emu;
@@ -194,12 +198,14 @@ static void daemon_start_conf(struct test_ctx *ctx, const char *conf)
 			dup2(fd, 2);
 			close(fd);
 		}
-		execl(ctx->daemon_bin, "cltrackd", "-F", "-d", "3", "-c",
-		      conf, "--pipefs-dir", ctx->pipefs, "--storage-dir",
-		      ctx->storage, "--control-socket", ctx->control,
-		      (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", ctx->daemon_bin,
-			strerror(errno));
+		char *const argv[] = {
+			"cltrackd", "-F", "-d", "3", "-c", (char *)conf,
+			"--pipefs-dir", ctx->pipefs,
+			"--storage-dir", ctx->storage,
+			"--control-socket", ctx->control, NULL
+		};
+
+		daemon_exec(ctx->daemon_bin, argv);
 		_exit(127);
 	}
 	ctx->pid = pid;
@@ -229,7 +235,12 @@ static void daemon_start(struct test_ctx *ctx)
 	daemon_start_conf(ctx, ctx->conf);
 }
 
-/* Signal the daemon and reap it; SIGKILL after 5 s */
+/*
+ * Signal the daemon and reap it; SIGKILL after STOP_TIMEOUT_MS.  A
+ * SIGTERM must end it with exit 0: anything else (a sanitizer's or
+ * valgrind's error exit, a crash on the way out) marks the test failed
+ * in teardown.
+ */
 static void daemon_stop(struct test_ctx *ctx, int sig)
 {
 	int status;
@@ -239,9 +250,15 @@ static void daemon_stop(struct test_ctx *ctx, int sig)
 		return;
 	}
 	kill(ctx->pid, sig);
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < STOP_TIMEOUT_MS / 10; i++) {
 		if (waitpid(ctx->pid, &status, WNOHANG) == ctx->pid) {
 			ctx->pid = 0;
+			if (sig == SIGTERM &&
+			    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+				printf("cltrackd did not exit cleanly on "
+				       "SIGTERM: status 0x%x\n", status);
+				ctx->stop_failed = true;
+			}
 			return;
 		}
 		if (ctx->emu != NULL) {
@@ -253,6 +270,11 @@ static void daemon_stop(struct test_ctx *ctx, int sig)
 	kill(ctx->pid, SIGKILL);
 	waitpid(ctx->pid, &status, 0);
 	ctx->pid = 0;
+	if (sig == SIGTERM) {
+		printf("cltrackd ignored SIGTERM for %d ms\n",
+		       STOP_TIMEOUT_MS);
+		ctx->stop_failed = true;
+	}
 }
 
 static struct emu_name name_of(const char *id)
@@ -423,9 +445,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct test_ctx *ctx = *state;
+	int ret = 0;
 
 	daemon_stop(ctx, SIGTERM);
-	print_daemon_log(ctx, 15);
+	print_daemon_log(ctx, ctx->stop_failed ? 60 : 15);
+	if (ctx->stop_failed) {
+		ret = -1;
+	}
 	TALLOC_FREE(ctx->emu);
 	if (ctx->tmpfs) {
 		umount2(ctx->storage, MNT_DETACH);
@@ -436,7 +462,7 @@ static int teardown(void **state)
 		printf("kept %s\n", ctx->dir);
 	}
 	talloc_free(ctx);
-	return 0;
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cltrack/client.h"
+#include "daemon_exec.h"
 
 struct test_ctx {
 	TALLOC_CTX *mem_ctx;
@@ -72,15 +73,18 @@ static int setup(void **state)
 	assert_true(t->daemon >= 0);
 	if (t->daemon == 0) {
 		FILE *f = freopen(log, "w", stderr);
+		char *const argv[] = {
+			prog, "-F", "-d", "NOTICE", "-c", "/dev/null",
+			"--pipefs-dir", pipefs, "--storage-dir", storage,
+			"--control-socket", t->socket, NULL
+		};
 
 		(void)f;
-		execl(prog, prog, "-F", "-d", "NOTICE", "-c", "/dev/null",
-		      "--pipefs-dir", pipefs, "--storage-dir", storage,
-		      "--control-socket", t->socket, (char *)NULL);
+		daemon_exec(prog, argv);
 		_exit(127);
 	}
 	*state = t;
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < daemon_exec_scale_ms(200); i++) {
 		if (cltrack_connect(t, t->socket, 1000, &c) == 0 &&
 		    cltrack_ping(c) == 0) {
 			TALLOC_FREE(c);
@@ -97,13 +101,29 @@ static int teardown(void **state)
 {
 	struct test_ctx *t = *state;
 
+	int status = 0;
+	int ret = 0;
+
 	if (t->daemon > 0) {
 		kill(t->daemon, SIGTERM);
-		waitpid(t->daemon, NULL, 0);
+		waitpid(t->daemon, &status, 0);
+		/* A sanitizer's or valgrind's finding is a non-zero exit */
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			char *cmd = talloc_asprintf(t, "cat %s/cltrackd.log",
+						    t->dir);
+
+			printf("cltrackd exit status 0x%x on SIGTERM; its "
+			       "log:\n", status);
+			fflush(stdout);
+			if (cmd != NULL && system(cmd) != 0) {
+				printf("(no log)\n");
+			}
+			ret = -1;
+		}
 	}
 	rm_rf(t->dir);
 	talloc_free(t);
-	return 0;
+	return ret;
 }
 
 static void make_op(struct cltrack_client_op *op, const char *id)
