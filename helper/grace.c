@@ -695,6 +695,16 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 				return 0;
 			}
 			break;
+		case GRACE_OP_UMH_GRACE_DONE:
+			/*
+			 * nfsdcltrack's gracedone purges by its node's boot
+			 * time: on the shared database that would drop the
+			 * other nodes' clients.  Only the leader purges.
+			 */
+			D_WARNING("Refused nfsdcltrack gracedone in cluster "
+				  "mode: the CTDB leader ends grace and purges");
+			op->status = -EOPNOTSUPP;
+			return 0;
 		default:
 			break;
 		}

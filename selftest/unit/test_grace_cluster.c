@@ -322,6 +322,20 @@ static void test_cluster_check_outside_grace(void **state)
 	assert_int_equal(epochs(t).recovery, 0);
 }
 
+static void test_cluster_refuses_umh_purge(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op op = {
+		.type = GRACE_OP_UMH_GRACE_DONE,
+		.time = INT64_MAX,
+	};
+
+	run(t, 1, GRACE_OP_CREATE, "other-node-client");
+	assert_int_equal(run_op(t, 0, op).status, -EOPNOTSUPP);
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	assert_int_equal(reclaimable(t), 1);
+}
+
 static void test_single_host_refuses_cluster_ops(void **state)
 {
 	struct test_ctx *t = *state;
@@ -362,6 +376,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cluster_check_outside_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cluster_refuses_umh_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_single_host_refuses_cluster_ops, setup, teardown),
 	};
