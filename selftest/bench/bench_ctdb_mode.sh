@@ -32,7 +32,9 @@ SPAWN=${CLTRACK_BUILDDIR:-$top/build}/selftest/bench/spawn_bench
 DIR="$T/cluster"
 
 # bemu K COMMAND [SECONDS]: like grace_lib's emu, polling every 10 ms;
-# prints what the emulator printed for this command
+# what the emulator printed for this command goes to $BEMU_OUT (never
+# call it in a subshell: EMU_SENT counts the commands sent)
+BEMU_OUT=""
 bemu() {
 	local k=$1 cmd=$2 secs=${3:-300} want before i
 	before=$(wc -l <"$T/nfs.$k/emu.log")
@@ -41,8 +43,8 @@ bemu() {
 	want=${EMU_SENT[$k]}
 	for ((i = 0; i < secs * 100; i++)); do
 		if grep -q "^# done $want: " "$T/nfs.$k/emu.log"; then
-			tail -n +"$((before + 1))" "$T/nfs.$k/emu.log" |
-				grep -v '^# done'
+			BEMU_OUT=$(tail -n +"$((before + 1))" "$T/nfs.$k/emu.log" |
+				grep -v '^# done')
 			grep -q "^# done $want: ok" "$T/nfs.$k/emu.log"
 			return
 		fi
@@ -93,7 +95,7 @@ vmhwm() {
 }
 # "creates: N in S s = X creates/s, K in flight, p50 A ms, p99 B ms ..."
 creates_kv() {
-	awk '/^creates: / { printf "creates_s=%s p50_ms=%s p99_ms=%s", $7, $14, $17 }' |
+	awk '/^creates: / { printf "creates_s=%s p50_ms=%s p99_ms=%s", $7, $13, $16 }' |
 		tr -d ','
 }
 
@@ -111,19 +113,19 @@ echo "# ctdb cluster up: 3 nodes, cltrackd pid on node 0: $PID0"
 
 for level in $LEVELS; do
 	p="L$level-"
-	out=$(bemu 0 "creates $level 64 Linux-NFSv4.2-ctdb-$p" 900) ||
+	bemu 0 "creates $level 64 Linux-NFSv4.2-ctdb-$p" 900 ||
 		echo "error=fill_$level"
-	echo "ctdb_fill clients=$level inflight=64 $(creates_kv <<<"$out")"
+	echo "ctdb_fill clients=$level inflight=64 $(creates_kv <<<"$BEMU_OUT")"
 	for k in 1 8 64; do
 		eval "w=\$W$k"
-		out=$(bemu 0 "creates $w $k Linux-NFSv4.2-ctdb-${p}w$k-" 900) ||
+		bemu 0 "creates $w $k Linux-NFSv4.2-ctdb-${p}w$k-" 900 ||
 			echo "error=window_${level}_$k"
-		echo "ctdb_window clients=$level inflight=$k ops=$w $(creates_kv <<<"$out")"
+		echo "ctdb_window clients=$level inflight=$k ops=$w $(creates_kv <<<"$BEMU_OUT")"
 	done
 	stored=$(stat_of 0 batched_ops)
 	sent0=$(stat_of 1 upcalls_gracestart)
 	t0=$(now)
-	bemu 0 restart 300 >/dev/null || echo "error=restart_$level"
+	bemu 0 restart 300 || echo "error=restart_$level"
 	start_ms=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
 	# the other nodes are restarted by the cluster grace: wait for their lists
 	others_listed() {
@@ -162,7 +164,7 @@ echo "ptrans_records records=$(ctdb catdb bench_ptrans.tdb 2>/dev/null | grep -c
 # Lift latency: last reclaim to every node out of grace
 for k in 0 1 2; do
 	for i in 1 2 3; do
-		bemu "$k" "create c$k-$i" >/dev/null
+		bemu "$k" "create c$k-$i"
 	done
 done
 for run in $(seq "$LIFT_RUNS"); do
@@ -175,8 +177,8 @@ for run in $(seq "$LIFT_RUNS"); do
 	sleep 0.5
 	for k in 1 2 0; do
 		for i in 1 2 3; do
-			bemu "$k" "reclaim c$k-$i" >/dev/null
-			bemu "$k" "reclaim-complete c$k-$i" >/dev/null
+			bemu "$k" "reclaim c$k-$i"
+			bemu "$k" "reclaim-complete c$k-$i"
 		done
 	done
 	t_last=$(now)
