@@ -74,11 +74,11 @@ for k in 1 64; do
 		"$(val nfsdcld window $L $k p99_ms)" ""
 done
 for c in 1000 10000; do
-	row "GraceStart reclaim list ms, $c clients (+ windows)" \
+	row "GraceStart reclaim list ms, $c-client level ($(val cltrackd gracestart $c '' records) vs $(val nfsdcld gracestart $c '' records) records listed)" \
 		"$(val cltrackd gracestart $c '' list_ms)" \
 		"$(val nfsdcld gracestart $c '' list_ms)" ""
 done
-row "peak RSS kB (VmHWM), $CLD_MAX clients" \
+row "peak RSS kB (VmHWM), $CLD_MAX-client level" \
 	"$(val cltrackd rss "$CLD_MAX" '' vmhwm_kb)" \
 	"$(val nfsdcld rss "$CLD_MAX" '' vmhwm_kb)" ""
 echo
