@@ -5,6 +5,10 @@
 #   make            bootstrap, configure once, build; bin/ links the tools
 #   make test       build, then run every test; ends with "N passed, N failed"
 #   make demo       build, then run selftest/demo.sh
+#   make bench      build, then cltrack side by side with nfsdcld,
+#                   nfsdcltrack and ctdb ptrans (selftest/bench/bench.sh,
+#                   ~10 min; BENCH_QUICK=1 for a short run); writes
+#                   build/bench/ and docs/PERFORMANCE.md.  Not in make test
 #   make test-kernel build, then boot Debian's kernel in QEMU and run the
 #                   real nfsd and NFS client against cltrackd
 #                   (selftest/kernel/test_kernel.sh; make test runs it too)
@@ -22,8 +26,8 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test test-asan test-valgrind test-kernel fuzz demo demo-single \
-	install uninstall clean distclean
+.PHONY: all bootstrap bench test test-asan test-valgrind test-kernel fuzz demo \
+	demo-single install uninstall clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -69,6 +73,10 @@ demo: all
 # cltrackd replacing nfsdcld on one host, with the kernel emulator only
 demo-single: all
 	@CLTRACK_BIN="$(CURDIR)/bin" bash selftest/demo-single.sh
+
+bench: all
+	@CLTRACK_BUILDDIR="$(CURDIR)/build" CLTRACK_BIN="$(CURDIR)/bin" \
+	  bash selftest/bench/bench.sh
 
 install: all
 	@$(WAF) install $(if $(DESTDIR),--destdir="$(DESTDIR)")

@@ -303,6 +303,14 @@ def build(bld):
 			    includes=INCLUDES + ['selftest/ctdb'],
 			    use=_present(core) + LIBS, install_path=None)
 
+	# Benchmark drivers, run by selftest/bench/bench.sh (make bench),
+	# never by make test.  cldshim.c is built by bench.sh, not here.
+	for node in _sources(bld, 'selftest/bench/*_bench.c'):
+		bld.program(source=[node],
+			    target='selftest/bench/%s' % node.name[:-len('.c')],
+			    includes=emu_includes,
+			    use=_present(emu) + cld_msg + LIBS, install_path=None)
+
 	_install_data(bld)
 
 	if bld.cmd in ('build', 'test'):

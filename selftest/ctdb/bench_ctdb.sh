@@ -3,7 +3,7 @@
 # Creates per second and transaction latency through store_ctdb on a
 # 3-node local cluster, with 1, 8 and 64 creates per transaction: one
 # writer on node 0, then one writer on each of the 3 nodes at once.
-# Not a test (nothing is asserted); numbers go to docs/PERFORMANCE-ctdb.md.
+# Not a test (nothing is asserted); numbers go to docs/PERFORMANCE.md.
 #
 #   selftest/ctdb/bench_ctdb.sh [TXNS]
 #

@@ -1,7 +1,7 @@
 /*
  * ctdb_driver: drives helper/ctdb and store_ctdb against a real ctdbd,
  * for selftest/ctdb/test_*.sh and the measurements in
- * docs/PERFORMANCE-ctdb.md.
+ * docs/PERFORMANCE.md.
  *
  *   ctdb_driver -s SOCKET [-d DB] COMMAND ARGS...
  *
