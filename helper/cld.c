@@ -600,7 +600,8 @@ static void cld_op_done(struct grace_op *op, const struct grace_record *g,
 	struct cld_context *cld = up->cld;
 
 	if (cld->hook != NULL && (up->msg.cmd == CLD_GRACE_START ||
-				  up->msg.cmd == CLD_GRACE_DONE)) {
+				  up->msg.cmd == CLD_GRACE_DONE ||
+				  (op->result & GRACE_R_RECLAIMED))) {
 		cld->hook(op, g, cld->hook_private);
 	}
 	if (up->msg.cmd == CLD_GRACE_START && op->status == 0 && g != NULL) {

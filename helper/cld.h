@@ -41,7 +41,10 @@ int cld_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 
 const struct cld_stats *cld_get_stats(struct cld_context *cld);
 
-/* Called when a GraceStart or GraceDone upcall has committed */
+/*
+ * Called when a GraceStart or GraceDone upcall has committed, and when a
+ * Create reclaimed a record of the recovery epoch
+ */
 typedef void (*cld_grace_hook)(const struct grace_op *op,
 			       const struct grace_record *g,
 			       void *private_data);

@@ -12,8 +12,14 @@
  * Grace message (srvid CLTRACK_SRVID_GRACE; the ctdb client puts the
  * sender's PNN in front of it), little-endian:
  *   off  size  field
- *   0    1     type    CLUSTER_MSG_STARTED | CLUSTER_MSG_LIFTED
+ *   0    1     type    CLUSTER_MSG_STARTED | CLUSTER_MSG_LIFTED |
+ *                      CLUSTER_MSG_RECLAIMED
  *   1    8     epoch   the recovery epoch R it is about
+ *
+ * RECLAIMED goes to the leader only: a client of epoch R reclaimed, so
+ * the fast path may hold now.  The leader looks again within
+ * CLUSTER_RECLAIM_CHECK_MS, at most once per that interval, rather than
+ * waiting for its tick: the lift follows the last reclaim closely.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,10 +35,12 @@
 #define CLUSTER_TICK_SECS	1
 #define CLUSTER_MSG_SIZE	9
 #define CLUSTER_NODEMAP_MS	5000
+#define CLUSTER_RECLAIM_CHECK_MS	100
 
 enum cluster_msg_type {
 	CLUSTER_MSG_STARTED = 1,
 	CLUSTER_MSG_LIFTED = 2,
+	CLUSTER_MSG_RECLAIMED = 3,
 };
 
 struct cluster_context {
@@ -40,6 +48,7 @@ struct cluster_context {
 	struct daemon_context *d;
 	struct ctdb_client *client;
 	struct tevent_timer *tick;
+	struct tevent_timer *soon;	/* a check after a reclaim */
 
 	uint64_t joined_epoch;	/* R of the grace this node's nfsd is in */
 	uint64_t restart_epoch;	/* R this node's nfsd was restarted for */
@@ -94,24 +103,42 @@ static int cluster_msg_pull(const uint8_t *buf, size_t len, uint8_t *type,
 	return 0;
 }
 
-static void cluster_broadcast(struct cluster_context *cl, uint8_t type,
-			      uint64_t epoch)
+static void cluster_send(struct cluster_context *cl, uint32_t dest,
+			 uint8_t type, uint64_t epoch)
 {
 	uint8_t buf[CLUSTER_MSG_SIZE];
 	int ret;
 
 	cluster_msg_push(buf, type, epoch);
-	ret = ctdb_client_message_send(cl->client, CTDB_BROADCAST_CONNECTED,
-				       CLTRACK_SRVID_GRACE, buf, sizeof(buf));
+	ret = ctdb_client_message_send(cl->client, dest, CLTRACK_SRVID_GRACE,
+				       buf, sizeof(buf));
 	if (ret != 0) {
 		/* The other nodes' ticks find the change anyway */
-		D_WARNING("Cannot broadcast grace %s for epoch %llu, ret=%d",
-			  type == CLUSTER_MSG_STARTED ? "start" : "lift",
-			  (unsigned long long)epoch, ret);
+		D_WARNING("Cannot send grace message %u for epoch %llu, "
+			  "ret=%d", type, (unsigned long long)epoch, ret);
 		return;
 	}
 	cl->stats.messages_sent += 1;
 }
+
+static void cluster_broadcast(struct cluster_context *cl, uint8_t type,
+			      uint64_t epoch)
+{
+	cluster_send(cl, CTDB_BROADCAST_CONNECTED, type, epoch);
+}
+
+static void cluster_soon(struct tevent_context *ev, struct tevent_timer *te,
+			 struct timeval now, void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+
+	cl->soon = NULL;
+	cluster_check(cl);
+}
+
+static void cluster_soon(struct tevent_context *ev, struct tevent_timer *te,
+			 struct timeval now, void *private_data);
 
 void cluster_message(struct cluster_context *cl, uint32_t sender,
 		     const uint8_t *data, size_t len)
@@ -125,6 +152,16 @@ void cluster_message(struct cluster_context *cl, uint32_t sender,
 		return;
 	}
 	cl->stats.messages_received += 1;
+	if (type == CLUSTER_MSG_RECLAIMED) {
+		if (cl->soon == NULL) {
+			cl->soon = tevent_add_timer(
+				cl->ev, cl,
+				tevent_timeval_current_ofs(
+					0, CLUSTER_RECLAIM_CHECK_MS * 1000),
+				cluster_soon, cl);
+		}
+		return;
+	}
 	D_INFO("Grace %s of epoch %llu announced by node %u",
 	       type == CLUSTER_MSG_STARTED ? "start" :
 	       type == CLUSTER_MSG_LIFTED ? "lift" : "?",
@@ -414,6 +451,15 @@ void cluster_upcall_done(struct cluster_context *cl,
 			 const struct grace_record *g)
 {
 	if (op->status != 0 || g == NULL) {
+		return;
+	}
+	if (op->result & GRACE_R_RECLAIMED) {
+		uint32_t leader = cluster_leader(cl);
+
+		if (leader != CTDB_UNKNOWN_PNN) {
+			cluster_send(cl, leader, CLUSTER_MSG_RECLAIMED,
+				     g->recovery);
+		}
 		return;
 	}
 	if (op->type == GRACE_OP_GRACE_START) {

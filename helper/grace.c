@@ -605,6 +605,9 @@ static int op_create(struct store_txn *txn, struct grace_txn *gt,
 		rec.prev_epoch = (old.epoch != gt->g.current) ?
 			old.epoch : old.prev_epoch;
 		rec.flags |= old.flags & RECORD_F_LEGACY;
+		if (gt->g.recovery != 0 && old.epoch == gt->g.recovery) {
+			op->result |= GRACE_R_RECLAIMED;
+		}
 	}
 	memcpy(rec.princhash, op->princhash, op->princhash_len);
 	return grace_client_store(txn, key, keylen, &rec);

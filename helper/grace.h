@@ -83,6 +83,7 @@ struct grace_import_item {
 #define GRACE_R_LIFTED		0x2	/* the lift happened */
 #define GRACE_R_SAFETY		0x4	/* a safety event (see above) */
 #define GRACE_R_ENFORCING	0x8	/* this node is ENFORCING now */
+#define GRACE_R_RECLAIMED	0x10	/* a create took a record out of R */
 
 struct grace_op {
 	enum grace_op_type type;
