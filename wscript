@@ -340,7 +340,8 @@ def _test_programs(bld, kind, includes, use):
 
 # Documents for admins, installed into DOCDIR when they exist.
 USER_DOCS = ['README.md', 'docs/install.md', 'docs/admin-guide.md',
-	     'docs/ctdb-mode.md', 'docs/migration.md', 'docs/kernel-compat.md']
+	     'docs/ctdb-mode.md', 'docs/migration.md', 'docs/kernel-compat.md',
+	     'docs/events.md']
 CONFIG_EXAMPLE = 'docs/cltrack.conf.example'
 EVENT_SCRIPT = 'events.d/legacy/59.cltrack.script'
 EVENT_OPTIONS = 'events.d/legacy/59.cltrack.options'

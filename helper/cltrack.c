@@ -197,8 +197,11 @@ static void print_cluster_summary(TALLOC_CTX *mem_ctx,
 	    strcmp(mode->str, "cluster") != 0) {
 		return;
 	}
-	printf("Cluster: node %llu, leader %s, ctdbd %s\n",
-	       (unsigned long long)kv_u64(kv, n, "pnn"),
+	/* The PNN is 0xFFFFFFFF (CTDB_UNKNOWN_PNN) until ctdbd answers */
+	printf("Cluster: node %s, leader %s, ctdbd %s\n",
+	       kv_u64(kv, n, "pnn") == 0xFFFFFFFFULL ? "unknown" :
+	       talloc_asprintf(mem_ctx, "%llu",
+			       (unsigned long long)kv_u64(kv, n, "pnn")),
 	       leader == NULL ? "?" : leader->type == CLTRACK_KV_U64 ?
 	       talloc_asprintf(mem_ctx, "%llu",
 			       (unsigned long long)leader->u64) : leader->str,

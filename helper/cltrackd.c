@@ -74,7 +74,11 @@ static void daemon_ctdb_message(struct ctdb_client *client, uint64_t srvid,
 static void daemon_ctdb_leader(struct ctdb_client *client, uint32_t pnn,
 			       void *private_data)
 {
-	D_NOTICE("CTDB leader is now node %d", (int)pnn);
+	if (pnn == CTDB_UNKNOWN_PNN) {
+		D_NOTICE("CTDB leader is unknown (an election is running)");
+		return;
+	}
+	D_NOTICE("CTDB leader is now node %u", pnn);
 }
 
 static uint32_t daemon_pnn(void *private_data)
@@ -270,10 +274,14 @@ int main(int argc, const char *argv[])
 		goto done;
 	}
 
-	D_NOTICE("cltrackd %s ready: store %s in %s, pipe %s/nfsd/cld, "
+	D_NOTICE("cltrackd %s ready: store %s %s %s, pipe %s/nfsd/cld, "
 		 "control socket %s", CLTRACK_VERSION_STRING,
-		 store_backend(d->store), cfg->storage_dir, cfg->pipefs_dir,
-		 cfg->control_socket);
+		 store_backend(d->store),
+		 strcmp(store_backend(d->store), "ctdb") == 0 ?
+		 "database" : "in",
+		 strcmp(store_backend(d->store), "ctdb") == 0 ?
+		 cfg->ctdb_database : cfg->storage_dir,
+		 cfg->pipefs_dir, cfg->control_socket);
 	if (ready_fd != -1) {
 		char c = 1;
 

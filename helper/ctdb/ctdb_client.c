@@ -927,7 +927,11 @@ static void ctdb_client_message(struct ctdb_client *client,
 		pnn = h_get32(m.data);
 		client->leader_time = tevent_timeval_current();
 		if (pnn != client->leader_pnn) {
-			D_NOTICE("ctdb: leader is now node %u", pnn);
+			if (pnn == CTDB_UNKNOWN_PNN) {
+				D_NOTICE("ctdb: leader unknown (election)");
+			} else {
+				D_NOTICE("ctdb: leader is now node %u", pnn);
+			}
 			client->leader_pnn = pnn;
 			if (client->cb.leader != NULL) {
 				client->cb.leader(client, pnn,
