@@ -86,7 +86,8 @@ echo "cluster grace; the other nodes' cltrackd restart their nfsd into it."
 for i in $(seq 300); do
 	h=$(holder_of "$VIP" "$L")
 	[ -n "$h" ] && [ "$h" != "$V" ] && [ "$h" != -1 ] && [ "$(recovery_epoch "$L")" != 0 ] &&
-		kernel_in_grace "$L" && kernel_in_grace "$S" && break
+		kernel_in_grace "$L" && kernel_in_grace "$S" &&
+		[ "$(cltrack_on "$L" members | grep -c ENFORCING)" -ge 2 ] && break
 	sleep 0.1
 done
 NEW=$(holder_of "$VIP" "$L")
