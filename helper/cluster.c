@@ -318,6 +318,20 @@ static bool cluster_required(struct cluster_context *cl, uint32_t flags)
 			 CTDB_NODE_PERMANENTLY_DISABLED)) == 0;
 }
 
+/* Nodes CTDB reports inactive: their nfsd lost its state */
+static void cluster_fill_lost(struct cluster_context *cl,
+			      struct grace_op *op)
+{
+	uint32_t i;
+
+	op->nlost = 0;
+	for (i = 0; cl->nodemap != NULL && i < cl->nodemap->num; i++) {
+		if (cl->nodemap->nodes[i].flags & CTDB_NODE_INACTIVE) {
+			op->lost[op->nlost++] = cl->nodemap->nodes[i].pnn;
+		}
+	}
+}
+
 static void cluster_try_lift(struct cluster_context *cl,
 			     const struct grace_record *g)
 {
@@ -335,6 +349,7 @@ static void cluster_try_lift(struct cluster_context *cl,
 		return;
 	}
 
+	cluster_fill_lost(cl, &op);
 	for (i = 0; i < cl->nodemap->num; i++) {
 		const struct ctdb_node *n = &cl->nodemap->nodes[i];
 		const struct grace_member *m = NULL;
@@ -533,7 +548,7 @@ int cluster_grace_start(struct cluster_context *cl,
 			void *private_data)
 {
 	struct grace_op op = {
-		.type = GRACE_OP_JOIN,
+		.type = GRACE_OP_ADMIN_START,
 	};
 
 	return cluster_submit(cl, &op, done, private_data);
@@ -568,6 +583,7 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 				cl->nodemap->nodes[i].pnn;
 		}
 	}
+	cluster_fill_lost(cl, &op);
 	if (cl->nodemap == NULL && !force) {
 		return EAGAIN;
 	}
@@ -607,6 +623,7 @@ int cluster_event(struct cluster_context *cl, enum cluster_event event,
 			 ip != NULL ? ip : "?",
 			 event == CLUSTER_EVENT_TAKEIP ? "taken over" :
 			 "released");
+		cluster_fill_lost(cl, &op);
 		return cluster_submit(cl, &op, NULL, NULL);
 	case CLUSTER_EVENT_IPREALLOCATED:
 	case CLUSTER_EVENT_RECOVERED:

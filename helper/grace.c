@@ -193,10 +193,18 @@ int grace_client_store(struct store_txn *txn, const uint8_t *key,
  * first collect what to change, then change it, so that no backend has to
  * support writes during its traverse.
  */
+enum sweep_mode {
+	SWEEP_PURGE,		/* delete every epoch-R record */
+	SWEEP_UNDO_ALL,		/* one host: undo epoch C (re-creates go back
+				   to R, new records are deleted) */
+	SWEEP_UNDO_NODE,	/* cluster: undo one node's re-creates only */
+};
+
 struct epoch_sweep {
 	TALLOC_CTX *mem_ctx;
 	const struct grace_record *g;
-	bool purge;		/* true: purge; false: undo epoch C */
+	enum sweep_mode mode;
+	uint32_t pnn;		/* SWEEP_UNDO_NODE */
 	struct sweep_item {
 		uint8_t *key;
 		size_t keylen;
@@ -221,13 +229,17 @@ static int epoch_sweep_cb(const uint8_t *key, size_t keylen,
 	}
 	rec = *r;
 
-	if (sw->purge) {
+	if (sw->mode == SWEEP_PURGE) {
 		if (rec.epoch != sw->g->recovery) {
 			return 0;
 		}
 		item.del = true;
 	} else {
 		if (rec.epoch != sw->g->current) {
+			return 0;
+		}
+		if (sw->mode == SWEEP_UNDO_NODE &&
+		    (rec.pnn != sw->pnn || rec.prev_epoch != sw->g->recovery)) {
 			return 0;
 		}
 		if (rec.prev_epoch == sw->g->recovery) {
@@ -258,13 +270,14 @@ static int epoch_sweep_cb(const uint8_t *key, size_t keylen,
 }
 
 static int epoch_sweep(struct store_txn *txn, struct grace_txn *gt,
-		       bool purge, uint64_t *changed)
+		       enum sweep_mode mode, uint32_t pnn, uint64_t *changed)
 {
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
 	struct epoch_sweep sw = {
 		.mem_ctx = tmp_ctx,
 		.g = &gt->g,
-		.purge = purge,
+		.mode = mode,
+		.pnn = pnn,
 	};
 	size_t i;
 	int ret;
@@ -300,8 +313,6 @@ done:
 	return ret;
 }
 
-static void grace_enforce(struct grace_txn *gt, struct grace_member *m);
-
 static struct grace_member *member_get(struct grace_txn *gt, uint32_t pnn)
 {
 	struct grace_record *g = &gt->g;
@@ -335,57 +346,151 @@ const struct grace_member *grace_member_find(const struct grace_record *g,
 }
 
 /*
- * Cluster: start a grace if none runs (R := C, C := C + 1), or join the
- * running one.  Nothing is undone on a join: records re-created during
- * this grace by any node's clients must stay reclaimed.
+ * Cluster: start a grace (R := C, C := C + 1).  Model action grace_start;
+ * it runs inside the transaction of the event that starts the grace.
  */
-static int grace_start_or_join(struct grace_txn *gt, struct grace_op *op,
-			       bool enforce)
+static void grace_start(struct grace_txn *gt, struct grace_op *op)
+{
+	gt->g.recovery = gt->g.current;
+	gt->g.current += 1;
+	gt->g.start_time = gt->now;
+	gt->g.deadline = gt->now + gt->grace_time;
+	gt->g.nmembers = 0;
+	gt->grace_dirty = true;
+	op->result |= GRACE_R_STARTED;
+	D_NOTICE("Cluster grace started by node %u: recovery epoch %llu, "
+		 "current epoch %llu", gt->pnn,
+		 (unsigned long long)gt->g.recovery,
+		 (unsigned long long)gt->g.current);
+}
+
+/* Give the running grace another grace time from now */
+static void deadline_extend(struct grace_txn *gt)
+{
+	if (gt->g.deadline < gt->now + gt->grace_time) {
+		gt->g.deadline = gt->now + gt->grace_time;
+		gt->grace_dirty = true;
+	}
+}
+
+static struct grace_member *member_need(struct grace_txn *gt)
+{
+	struct grace_member *m = member_get(gt, gt->pnn);
+
+	if (m != NULL && !(m->flags & GRACE_MEMBER_NEED)) {
+		m->flags |= GRACE_MEMBER_NEED;
+		m->need_time = gt->now;
+		gt->grace_dirty = true;
+	}
+	return m;
+}
+
+/*
+ * Cluster, GraceStart upcall: this node's nfsd (re)started, so it lost
+ * its state, including the state of clients that reclaimed here in this
+ * grace: their re-creates go back to epoch R, to be reclaimed again (or
+ * purged).  Other nodes' re-creates stand.  Then this node enforces the
+ * running grace, whose deadline gives its clients a whole grace time.
+ * (docs/grace-protocol.md §5.2; the model found both the undo and the
+ * extension necessary.)
+ */
+static int grace_enforce(struct store_txn *txn, struct grace_txn *gt,
+			 struct grace_op *op)
 {
 	struct grace_member *m = NULL;
+	uint64_t undone = 0;
+	int ret;
 
 	if (gt->g.recovery == 0) {
-		gt->g.recovery = gt->g.current;
-		gt->g.current += 1;
-		gt->g.start_time = gt->now;
-		gt->g.deadline = gt->now + gt->grace_time;
-		gt->g.nmembers = 0;
-		op->result |= GRACE_R_STARTED;
-		D_NOTICE("Cluster grace started by node %u: recovery epoch "
-			 "%llu, current epoch %llu", gt->pnn,
-			 (unsigned long long)gt->g.recovery,
-			 (unsigned long long)gt->g.current);
+		grace_start(gt, op);
+	} else {
+		ret = epoch_sweep(txn, gt, SWEEP_UNDO_NODE, gt->pnn, &undone);
+		if (ret != 0) {
+			return ret;
+		}
+		if (undone > 0) {
+			D_NOTICE("Node %u's nfsd restarted in grace: %llu of "
+				 "its clients must reclaim again", gt->pnn,
+				 (unsigned long long)undone);
+		}
 	}
-	m = member_get(gt, gt->pnn);
+	m = member_need(gt);
 	if (m == NULL) {
 		return ENOSPC;
 	}
-	if (!(m->flags & GRACE_MEMBER_NEED)) {
-		m->flags |= GRACE_MEMBER_NEED;
-		m->need_time = gt->now;
-	}
-	if (enforce) {
-		grace_enforce(gt, m);
-		op->result |= GRACE_R_ENFORCING;
-	}
+	m->flags |= GRACE_MEMBER_ENFORCING;
+	m->enforcing_time = gt->now;
+	deadline_extend(gt);
 	gt->grace_dirty = true;
+	op->result |= GRACE_R_ENFORCING;
+	D_NOTICE("Node %u is enforcing grace (recovery epoch %llu)", gt->pnn,
+		 (unsigned long long)gt->g.recovery);
 	return 0;
 }
 
 /*
- * This node's nfsd is in the running grace.  The deadline is the time
- * the last node entered it plus the grace time, so a late joiner's
- * clients get a full grace period too.
+ * Cluster: members that CTDB reports inactive lost their nfsd's state:
+ * they no longer enforce, and the clients that reclaimed there must
+ * reclaim again (RFC 7530 §9.6.3.4: a client that missed a grace must not
+ * reclaim in a later one, so an un-reclaimed record is purged).
  */
-static void grace_enforce(struct grace_txn *gt, struct grace_member *m)
+static int grace_member_lost(struct store_txn *txn, struct grace_txn *gt,
+			     const struct grace_op *op)
 {
-	m->flags |= GRACE_MEMBER_ENFORCING;
-	m->enforcing_time = gt->now;
-	if (gt->g.deadline < gt->now + gt->grace_time) {
-		gt->g.deadline = gt->now + gt->grace_time;
+	uint64_t undone = 0;
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < op->nlost; i++) {
+		struct grace_member *m = member_get(gt, op->lost[i]);
+
+		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+			continue;
+		}
+		m->flags &= ~GRACE_MEMBER_ENFORCING;
+		gt->grace_dirty = true;
+		ret = epoch_sweep(txn, gt, SWEEP_UNDO_NODE, m->pnn, &undone);
+		if (ret != 0) {
+			return ret;
+		}
+		D_NOTICE("Node %u is gone: it no longer enforces grace, and "
+			 "%llu of its clients must reclaim again", m->pnn,
+			 (unsigned long long)undone);
 	}
-	D_NOTICE("Node %u is enforcing grace (recovery epoch %llu)", m->pnn,
-		 (unsigned long long)gt->g.recovery);
+	return 0;
+}
+
+/*
+ * Cluster, takeip: an address moved here.  Start a grace, or give the
+ * running one a new deadline: the address's clients need a whole grace
+ * time from now (the model's counterexample 4).
+ */
+static int grace_takeip(struct store_txn *txn, struct grace_txn *gt,
+			struct grace_op *op)
+{
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		grace_start(gt, op);
+	} else {
+		ret = grace_member_lost(txn, gt, op);
+		if (ret != 0) {
+			return ret;
+		}
+		deadline_extend(gt);
+	}
+	return member_need(gt) != NULL ? 0 : ENOSPC;
+}
+
+/* Cluster, "cltrack grace start": start a grace or extend the running one */
+static int grace_admin_start(struct grace_txn *gt, struct grace_op *op)
+{
+	if (gt->g.recovery == 0) {
+		grace_start(gt, op);
+	} else {
+		deadline_extend(gt);
+	}
+	return member_need(gt) != NULL ? 0 : ENOSPC;
 }
 
 static int op_grace_start(struct store_txn *txn, struct grace_txn *gt)
@@ -405,7 +510,7 @@ static int op_grace_start(struct store_txn *txn, struct grace_txn *gt)
 	}
 
 	/* nfsd restarted during grace: keep the recovery set, drop the rest */
-	ret = epoch_sweep(txn, gt, false, &changed);
+	ret = epoch_sweep(txn, gt, SWEEP_UNDO_ALL, 0, &changed);
 	if (ret != 0) {
 		return ret;
 	}
@@ -422,7 +527,7 @@ static int grace_purge(struct store_txn *txn, struct grace_txn *gt,
 {
 	int ret;
 
-	ret = epoch_sweep(txn, gt, true, purged);
+	ret = epoch_sweep(txn, gt, SWEEP_PURGE, 0, purged);
 	if (ret != 0) {
 		return ret;
 	}
@@ -523,37 +628,66 @@ static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
  * passed.  Then the epoch-R records are purged and R := 0, in this one
  * transaction.  -EAGAIN: not yet.
  */
-static int grace_lift(struct store_txn *txn, struct grace_txn *gt,
-		      struct grace_op *op)
+/* Every node CTDB counts as serving (required) enforces the grace */
+static bool grace_cluster_enforcing(const struct grace_txn *gt,
+				    const struct grace_op *op)
 {
-	struct count_epoch_state state = {
-		.epoch = gt->g.recovery,
-	};
 	uint32_t i;
-	int ret;
 
-	if (gt->g.recovery == 0) {
-		return 0;
-	}
-	for (i = 0; i < op->nrequired && !op->force; i++) {
+	for (i = 0; i < op->nrequired; i++) {
 		const struct grace_member *m = grace_member_find(
 			&gt->g, op->required[i]);
 
 		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
 			D_INFO("Lift: node %u is not enforcing yet",
 			       op->required[i]);
-			op->status = -EAGAIN;
-			return 0;
+			return false;
 		}
+	}
+	return true;
+}
+
+/* No record of epoch R is left: every client reclaimed somewhere */
+static bool grace_reclaim_finished(uint64_t remaining)
+{
+	return remaining == 0;
+}
+
+static bool grace_may_lift(const struct grace_txn *gt,
+			   const struct grace_op *op, uint64_t remaining)
+{
+	if (op->force) {
+		return true;
+	}
+	if (!grace_cluster_enforcing(gt, op)) {
+		return false;
+	}
+	return grace_reclaim_finished(remaining) || gt->now >= gt->g.deadline;
+}
+
+static int grace_lift(struct store_txn *txn, struct grace_txn *gt,
+		      struct grace_op *op)
+{
+	struct count_epoch_state state = {
+		.epoch = gt->g.recovery,
+	};
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		return 0;
+	}
+	ret = grace_member_lost(txn, gt, op);
+	if (ret != 0) {
+		return ret;
 	}
 	ret = grace_txn_clients_traverse(txn, count_epoch_cb, &state);
 	if (ret != 0) {
 		return ret;
 	}
-	if (state.count > 0 && gt->now < gt->g.deadline && !op->force) {
-		D_INFO("Lift: %llu clients may still reclaim, %llu s to the "
-		       "deadline", (unsigned long long)state.count,
-		       (unsigned long long)(gt->g.deadline - gt->now));
+	if (!grace_may_lift(gt, op, state.count)) {
+		D_INFO("Lift: not yet (%llu clients may still reclaim, %lld s "
+		       "to the deadline)", (unsigned long long)state.count,
+		       (long long)(gt->g.deadline - gt->now));
 		op->status = -EAGAIN;
 		return 0;
 	}
@@ -583,7 +717,7 @@ static int op_grace_done(struct store_txn *txn, struct grace_txn *gt,
 	return grace_purge(txn, gt, &op->purged);
 }
 
-static int op_create(struct store_txn *txn, struct grace_txn *gt,
+static int grace_create(struct store_txn *txn, struct grace_txn *gt,
 		     const uint8_t *key, size_t keylen, struct grace_op *op)
 {
 	struct client_record old;
@@ -613,7 +747,7 @@ static int op_create(struct store_txn *txn, struct grace_txn *gt,
 	return grace_client_store(txn, key, keylen, &rec);
 }
 
-static int op_remove(struct store_txn *txn, struct grace_txn *gt,
+static int grace_remove(struct store_txn *txn, struct grace_txn *gt,
 		     const uint8_t *key, size_t keylen)
 {
 	struct client_record rec;
@@ -684,9 +818,11 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 	if (gt->cluster) {
 		switch (op->type) {
 		case GRACE_OP_GRACE_START:
-			return grace_start_or_join(gt, op, true);
+			return grace_enforce(txn, gt, op);
 		case GRACE_OP_JOIN:
-			return grace_start_or_join(gt, op, false);
+			return grace_takeip(txn, gt, op);
+		case GRACE_OP_ADMIN_START:
+			return grace_admin_start(gt, op);
 		case GRACE_OP_GRACE_DONE:
 			return grace_member_done(txn, gt, op);
 		case GRACE_OP_LIFT:
@@ -737,10 +873,10 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 	}
 	switch (op->type) {
 	case GRACE_OP_CREATE:
-		ret = op_create(txn, gt, key, keylen, op);
+		ret = grace_create(txn, gt, key, keylen, op);
 		break;
 	case GRACE_OP_REMOVE:
-		ret = op_remove(txn, gt, key, keylen);
+		ret = grace_remove(txn, gt, key, keylen);
 		break;
 	case GRACE_OP_CHECK:
 		ret = op_check(txn, gt, key, keylen, op);

@@ -60,7 +60,8 @@ enum grace_op_type {
 	GRACE_OP_CHECK,
 	GRACE_OP_GRACE_START,
 	GRACE_OP_GRACE_DONE,
-	GRACE_OP_JOIN,		/* cluster: takeip or admin start */
+	GRACE_OP_JOIN,		/* cluster: takeip or releaseip */
+	GRACE_OP_ADMIN_START,	/* cluster: cltrack grace start */
 	GRACE_OP_LIFT,		/* cluster: the leader ends grace */
 	GRACE_OP_UMH_CREATE,
 	GRACE_OP_UMH_REMOVE,
@@ -95,6 +96,8 @@ struct grace_op {
 	bool force;		/* LIFT: ignore the conditions */
 	uint32_t nrequired;	/* LIFT: nodes that must be ENFORCING */
 	uint32_t required[RECORD_MAX_MEMBERS];
+	uint32_t nlost;		/* LIFT, JOIN: nodes CTDB reports inactive */
+	uint32_t lost[RECORD_MAX_MEMBERS];
 	int status;		/* result: 0 or -errno (e.g. -EACCES) */
 	uint32_t result;	/* GRACE_R_* */
 	uint64_t purged;	/* LIFT/GraceDone: records purged */

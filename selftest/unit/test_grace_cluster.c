@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -107,6 +108,32 @@ static struct grace_op lift(struct test_ctx *t, int node, bool force)
 	};
 
 	return run_op(t, node, op);
+}
+
+/* Overwrite the grace record inside a transaction of the store */
+static int set_grace_fn(struct store_txn *txn, void *private_data)
+{
+	const struct cltrack_blob {
+		const uint8_t *p;
+		size_t n;
+	} *b = private_data;
+
+	return store_txn_store(txn, (const uint8_t *)"grace", 5, b->p, b->n);
+}
+
+static void set_grace(struct test_ctx *t, const uint8_t *buf, size_t len)
+{
+	struct cltrack_blob {
+		const uint8_t *p;
+		size_t n;
+	} b = { buf, len };
+	struct tevent_req *req = store_txn_send(t, t->ev, t->store,
+						set_grace_fn, &b);
+
+	assert_non_null(req);
+	assert_true(tevent_req_poll(req, t->ev));
+	assert_int_equal(store_txn_recv(req), 0);
+	talloc_free(req);
 }
 
 static struct grace_record epochs(struct test_ctx *t)
@@ -322,6 +349,80 @@ static void test_cluster_check_outside_grace(void **state)
 	assert_int_equal(epochs(t).recovery, 0);
 }
 
+/* Model counterexample 2: a restarted nfsd lost its reclaimed clients */
+static void test_restart_in_grace_undoes_own_recreates(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 1, GRACE_OP_CREATE, "b");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	run(t, 2, GRACE_OP_GRACE_START, NULL);
+	run(t, 0, GRACE_OP_CREATE, "a");	/* a reclaimed on node 0 */
+	run(t, 1, GRACE_OP_CREATE, "b");	/* b reclaimed on node 1 */
+	/* node 0's nfsd restarts in the grace: a must reclaim again */
+	r = run(t, 0, GRACE_OP_GRACE_START, NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(lift(t, 2, false).status, -EAGAIN);
+	run(t, 0, GRACE_OP_CREATE, "a");
+	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
+	assert_int_equal(t->last.purged, 0);
+}
+
+/* Model counterexample 3: a lost member's re-creates are undone */
+static void test_lost_member_recreates_undone(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+		.nrequired = 2,
+		.required = { 0, 1 },
+		.nlost = 1,
+		.lost = { 2 },
+	};
+	int i;
+
+	run(t, 2, GRACE_OP_CREATE, "c");
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	run(t, 2, GRACE_OP_CREATE, "c");	/* reclaimed on node 2 ... */
+	/* ... which then dies: c lost its state and must reclaim again */
+	assert_int_equal(run_op(t, 0, op).status, -EAGAIN);
+	assert_false(enforcing(t, 2));
+	run(t, 0, GRACE_OP_CREATE, "c");	/* c reclaims on node 0 */
+	op.nlost = 0;
+	assert_true(run_op(t, 0, op).result & GRACE_R_LIFTED);
+}
+
+/* Model counterexample 4: a takeip gives the moved clients a grace time */
+static void test_takeip_extends_deadline(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_record g;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	g = epochs(t);
+	/* pretend the grace is old: its deadline has passed */
+	g.deadline = 1;
+	{
+		struct grace_op op = {
+			.type = GRACE_OP_JOIN,
+		};
+		uint8_t buf[RECORD_GRACE_FIXED +
+			    RECORD_MAX_MEMBERS * RECORD_MEMBER_SIZE];
+		size_t len = grace_record_push(&g, buf, sizeof(buf));
+
+		assert_true(len > 0);
+		set_grace(t, buf, len);
+		run_op(t, 1, op);
+	}
+	assert_true(epochs(t).deadline > (uint64_t)time(NULL));
+}
+
 static void test_cluster_refuses_umh_purge(void **state)
 {
 	struct test_ctx *t = *state;
@@ -376,6 +477,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cluster_check_outside_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_restart_in_grace_undoes_own_recreates, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_lost_member_recreates_undone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeip_extends_deadline,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cluster_refuses_umh_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(
