@@ -5,6 +5,8 @@
 #   make            bootstrap, configure once, build; bin/ links the tools
 #   make test       build, then run every test; ends with "N passed, N failed"
 #   make demo       build, then run selftest/demo.sh
+#   make model-check  spin model check of the cluster grace protocol
+#                   (selftest/model/; CLTRACK_MODEL_FULL=1 for the long one)
 #   make install    install (honours DESTDIR and ./configure --prefix=...)
 #   make clean      remove the build output
 #   make distclean  also forget the configuration
@@ -16,7 +18,7 @@
 WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
-.PHONY: all bootstrap test demo install clean distclean
+.PHONY: all bootstrap test demo model-check install clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -32,6 +34,9 @@ test: all
 demo: all
 	@CLTRACK_SRCDIR="$(CURDIR)" CLTRACK_BUILDDIR="$(CURDIR)/build" \
 	  CLTRACK_BIN="$(CURDIR)/bin" bash selftest/demo.sh
+
+model-check: bootstrap
+	@CLTRACK_SRCDIR="$(CURDIR)" bash selftest/model/test_model.sh
 
 install: all
 	@$(WAF) install $(if $(DESTDIR),--destdir="$(DESTDIR)")
