@@ -67,6 +67,14 @@
  *                                        weak fairness, even with clients
  *                                        that never reclaim and a member
  *                                        whose nfsd hangs for ever
+ *
+ * Build options: MAX* set the fault budgets; WITH_SLOW_NODES (any member
+ * may miss the enforcement timeout, not only a hung one), WITH_REMOVE
+ * (clients expire: Remove upcalls), WITH_UNHANG (a hung nfsd start may
+ * complete) add behaviour; each BROKEN_* puts back one design flaw (docs
+ * §9) and test_model.sh expects spin to reject it; each PROBE_* asserts
+ * that something interesting never happens, and test_model.sh expects
+ * spin to find that it does.
  */
 
 #define N		3	/* nodes */
@@ -214,6 +222,8 @@ bool probe_window_create;	/* -DPROBE_WINDOW_CREATE */
 /* grace_may_lift */
 #if defined(BROKEN_LIFT_NO_ENF)
 #define MAY_LIFT	(FINISHED || dl)
+#elif defined(BROKEN_LIFT_NO_ADDR_CHECK)
+#define MAY_LIFT	(CLUSTER_ENF && (FINISHED || dl))
 #elif defined(BROKEN_NO_DEADLINE)
 #define MAY_LIFT	(CLUSTER_ENF && ADDR_ENF(0) && ADDR_ENF(1) && FINISHED)
 #else
@@ -820,7 +830,8 @@ end:
 #define TAKEOVER(a, t) \
 	:: d_step { MOVES(a) && host[a] != t && up[t] && conn[t] && \
 		    !unh[t] -> \
-		printf("ACT ctdb: a%d to node%d: releaseip, takeip\n", a, t); \
+		printf("ACT ctdb: a%d to node%d: grace_releaseip, grace_takeip\n", \
+		       a, t); \
 		takeover(a, t) }
 
 proctype Ctdb()

@@ -21,6 +21,7 @@ set -u
 
 SRCDIR=${CLTRACK_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 MODEL=$SRCDIR/selftest/model/grace.pml
+ACTIONS=$SRCDIR/selftest/model/actions.txt
 JOBS=${CLTRACK_MODEL_JOBS:-$(nproc 2>/dev/null || echo 2)}
 FILTER=${CLTRACK_MODEL_FILTER:-}
 FULL=${CLTRACK_MODEL_FULL:-0}
@@ -83,6 +84,7 @@ CHECKS=$WORK/checks
 	# Each variant puts back one flaw; the named property must catch it.
 	s=$(budget 1 1 0 0 0 0 1)
 	echo "broken-lift-without-enforcing|bfs|b1_purge_only_unheld|$(budget 0 0 0 0 1 0 1) -DBROKEN_LIFT_NO_ENF"
+	echo "broken-lift-with-address-down|bfs|b1_purge_only_unheld|$s -DBROKEN_LIFT_NO_ADDR_CHECK"
 	echo "broken-node-purges-on-gracedone|bfs|b1_purge_only_unheld|$s -DBROKEN_LOCAL_PURGE"
 	echo "broken-stale-leader-lifts|bfs|c_only_leader_lifts|$s -DBROKEN_STALE_LEADER"
 	echo "broken-v40-counts-as-finished|bfs|d_reclaim_never_refused|$s -DBROKEN_FINISHED_NO_R"
@@ -200,6 +202,22 @@ run_check()
 }
 
 echo "spin model check of $MODEL ($(spin -V | head -1)), $JOBS job(s)"
+
+# actions.txt is the contract with helper/grace.c: every name in it must
+# be a name the model uses.
+missing=""
+while read -r action; do
+	if ! grep -q -w -- "$action" "$MODEL"; then
+		missing="$missing $action"
+	fi
+done < "$ACTIONS"
+if [ -z "$missing" ] && [ -s "$ACTIONS" ]; then
+	echo "PASS actions.txt: $(wc -l < "$ACTIONS") actions, all named in the model"
+	passed=$((passed + 1))
+else
+	echo "FAIL actions.txt: not in the model:${missing:- (empty list)}"
+	failed=$((failed + 1))
+fi
 
 # A small job pool: at most JOBS checks at a time.
 running=0
