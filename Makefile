@@ -16,6 +16,8 @@
 #                   the layout is in docs/install.md)
 #   make uninstall  remove what make install installed (keeps an edited
 #                   /etc/cltrack/cltrack.conf)
+#   make model-check  spin model check of the cluster grace protocol
+#                   (selftest/model/; CLTRACK_MODEL_FULL=1 for the long one)
 #   make clean      remove the build output
 #   make distclean  also forget the configuration
 #
@@ -27,7 +29,7 @@ WAF = buildtools/waf
 CONFIGURED = build/c4che/_cache.py
 
 .PHONY: all bootstrap bench test test-asan test-valgrind test-kernel fuzz demo \
-	demo-single install uninstall clean distclean
+	demo-single model-check install uninstall clean distclean
 
 all: bootstrap
 	@test -f $(CONFIGURED) || $(WAF) configure
@@ -77,6 +79,9 @@ demo-single: all
 bench: all
 	@CLTRACK_BUILDDIR="$(CURDIR)/build" CLTRACK_BIN="$(CURDIR)/bin" \
 	  bash selftest/bench/bench.sh
+
+model-check: bootstrap
+	@CLTRACK_SRCDIR="$(CURDIR)" bash selftest/model/test_model.sh
 
 install: all
 	@$(WAF) install $(if $(DESTDIR),--destdir="$(DESTDIR)")
