@@ -13,7 +13,7 @@
  * sender's PNN in front of it), little-endian:
  *   off  size  field
  *   0    1     type    CLUSTER_MSG_STARTED | CLUSTER_MSG_LIFTED |
- *                      CLUSTER_MSG_RECLAIMED
+ *                      CLUSTER_MSG_RECLAIMED | CLUSTER_MSG_MEMBER
  *   1    8     epoch   the recovery epoch R it is about
  *
  * RECLAIMED goes to the leader only: a client of epoch R reclaimed, so
@@ -41,6 +41,7 @@ enum cluster_msg_type {
 	CLUSTER_MSG_STARTED = 1,
 	CLUSTER_MSG_LIFTED = 2,
 	CLUSTER_MSG_RECLAIMED = 3,
+	CLUSTER_MSG_MEMBER = 4,		/* a member's flags changed */
 };
 
 struct cluster_context {
@@ -164,7 +165,8 @@ void cluster_message(struct cluster_context *cl, uint32_t sender,
 	}
 	D_INFO("Grace %s of epoch %llu announced by node %u",
 	       type == CLUSTER_MSG_STARTED ? "start" :
-	       type == CLUSTER_MSG_LIFTED ? "lift" : "?",
+	       type == CLUSTER_MSG_LIFTED ? "lift" :
+	       type == CLUSTER_MSG_MEMBER ? "membership change" : "?",
 	       (unsigned long long)epoch, sender);
 	cluster_check(cl);
 }
@@ -480,10 +482,10 @@ void cluster_upcall_done(struct cluster_context *cl,
 	if (op->type == GRACE_OP_GRACE_START) {
 		cl->joined_epoch = g->recovery;
 		cl->restart_epoch = g->recovery;
-		if (op->result & GRACE_R_STARTED) {
-			cluster_broadcast(cl, CLUSTER_MSG_STARTED,
-					  g->recovery);
-		}
+		/* every change of the grace record is announced */
+		cluster_broadcast(cl, (op->result & GRACE_R_STARTED) ?
+				  CLUSTER_MSG_STARTED : CLUSTER_MSG_MEMBER,
+				  g->recovery);
 		return;
 	}
 	if (op->type == GRACE_OP_GRACE_DONE) {
@@ -493,6 +495,8 @@ void cluster_upcall_done(struct cluster_context *cl,
 			/* put this node's nfsd back into the grace */
 			cl->restart_epoch = 0;
 			cl->joined_epoch = 0;
+			cluster_broadcast(cl, CLUSTER_MSG_MEMBER,
+					  g->recovery);
 		}
 	}
 }
@@ -505,8 +509,11 @@ static void cluster_call_done(struct grace_op *op,
 		private_data, struct cluster_call);
 	struct cluster_context *cl = call->cl;
 
-	if (op->status == 0 && g != NULL && (op->result & GRACE_R_STARTED)) {
-		cluster_broadcast(cl, CLUSTER_MSG_STARTED, g->recovery);
+	if (op->status == 0 && g != NULL && g->recovery != 0 &&
+	    op->type != GRACE_OP_LIFT) {
+		cluster_broadcast(cl, (op->result & GRACE_R_STARTED) ?
+				  CLUSTER_MSG_STARTED : CLUSTER_MSG_MEMBER,
+				  g->recovery);
 	}
 	if (op->type == GRACE_OP_LIFT) {
 		cl->lift_pending = false;
