@@ -78,6 +78,7 @@ struct cld_context {
 	struct cld_stats stats;
 	cld_grace_hook hook;
 	void *hook_private;
+	bool sentinel;
 };
 
 static void cld_inotify_handler(struct tevent_context *ev,
@@ -498,6 +499,45 @@ static int cld_stream_add(const uint8_t *id, size_t idlen,
 	return 0;
 }
 
+/*
+ * Cluster mode: one more record that no client can ever match, a random
+ * id with a random principal hash.  It never reclaims, so no kernel ends
+ * the cluster grace on its own (an empty list, or every listed client
+ * done on that one node): only the leader's lift, through v4_end_grace,
+ * or the kernel's own timer end it (docs/grace-protocol.md §5.2).
+ */
+static int cld_add_sentinel(struct cld_stream *s, uint64_t epoch)
+{
+	struct client_record rec = {
+		.epoch = epoch,
+		.princhash_len = CLD_PRINCHASH_SIZE,
+	};
+	uint8_t rnd[16];
+	char id[64];
+	int fd;
+	int n;
+
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		return errno;
+	}
+	n = (int)read(fd, rnd, sizeof(rnd));
+	if (n == (int)sizeof(rnd)) {
+		n = (int)read(fd, rec.princhash, sizeof(rec.princhash));
+	}
+	close(fd);
+	if (n != (int)sizeof(rec.princhash)) {
+		return EIO;
+	}
+	n = snprintf(id, sizeof(id), "cltrack-sentinel-%llu-%02x%02x%02x%02x"
+		     "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x",
+		     (unsigned long long)epoch, rnd[0], rnd[1], rnd[2], rnd[3],
+		     rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10],
+		     rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
+	return cld_stream_add((const uint8_t *)id, (size_t)n, &rec, s) == 0 ?
+		0 : ENOMEM;
+}
+
 static void cld_grace_start_done(struct cld_context *cld,
 				 const struct cld_msg *msg,
 				 const struct grace_record *g)
@@ -534,6 +574,14 @@ static void cld_grace_start_done(struct cld_context *cld,
 		talloc_free(s);
 		cld_reply(cld, msg, -EREMOTEIO);
 		return;
+	}
+	if (cld->sentinel) {
+		ret = cld_add_sentinel(s, g->recovery);
+		if (ret != 0) {
+			talloc_free(s);
+			cld_reply(cld, msg, -EREMOTEIO);
+			return;
+		}
 	}
 	D_NOTICE("GraceStart xid=%u: sending %llu reclaimable clients of "
 		 "epoch %llu", msg->xid, (unsigned long long)s->count,
@@ -797,6 +845,8 @@ void cld_set_grace_hook(struct cld_context *cld, cld_grace_hook fn,
 {
 	cld->hook = fn;
 	cld->hook_private = private_data;
+	/* only cluster mode follows the hook, and it wants the sentinel */
+	cld->sentinel = (fn != NULL);
 }
 
 const struct cld_stats *cld_get_stats(struct cld_context *cld)

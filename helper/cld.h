@@ -50,8 +50,9 @@ typedef void (*cld_grace_hook)(const struct grace_op *op,
 			       void *private_data);
 
 /**
- * @brief Tell fn about this node's GraceStart and GraceDone upcalls
- * (cluster mode follows them).
+ * @brief Cluster mode: tell fn about this node's GraceStart and GraceDone
+ * upcalls, and add a sentinel record to every GraceStart list, so that
+ * no kernel ends the cluster grace on its own.
  */
 void cld_set_grace_hook(struct cld_context *cld, cld_grace_hook fn,
 			void *private_data);

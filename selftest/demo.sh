@@ -94,7 +94,8 @@ NEW=$(holder_of "$VIP" "$L")
 echo "After $(elapsed "$t_kill" "$(now)") s: $VIP is on node $NEW, and every survivor is in grace:"
 summary "$L" "$S"
 show members
-echo "Each survivor's nfsd got the whole cluster's reclaim list:"
+echo "Each survivor's nfsd got the whole cluster's reclaim list (6 clients, plus"
+echo "a sentinel no client matches, so that no kernel ends the grace on its own):"
 emu "$S" show >/dev/null
 grep "reclaim list of the last GraceStart" "$T/nfs.$S/emu.log" | tail -1 | sed 's/^/  /'
 

@@ -63,8 +63,11 @@ in_grace_all() {
 	done
 }
 
-# the emulator of node k got n records at its last GraceStart
+# the emulator of node k got the n client records at its last GraceStart,
+# plus cltrackd's sentinel (a record no client matches, so that no kernel
+# ends the cluster grace on its own)
 list_size_is() {
+	set -- "$1" $(($2 + 1))
 	emu "$1" show >/dev/null &&
 	tail -n 20 "$T/nfs.$1/emu.log" |
 		grep -q "reclaim list of the last GraceStart: $2 record(s)"
