@@ -75,7 +75,8 @@ CHECKS=$WORK/checks
 	echo "liveness|live|ok|$(budget 1 1 1 0 0 0 1)"
 	if [ "$FULL" = 1 ]; then
 		echo "full-failover-stuck|safety|ok|$(budget 2 0 1 0 0 1 1)"
-		echo "full-slow-stuck|safety|ok|$(budget 1 1 1 0 1 0 1) -DWITH_SLOW_NODES -DWITH_UNHANG"
+		echo "full-slow-hang|safety|ok|$(budget 1 1 1 0 0 0 1) -DWITH_SLOW_NODES -DWITH_UNHANG"
+		echo "full-timer-admin-leader|safety|ok|$(budget 1 1 0 1 1 1 1)"
 		echo "full-liveness-failover|live|ok|$(budget 2 0 1 0 0 0 1)"
 		echo "full-liveness-leader|live|ok|$(budget 2 0 0 0 0 1 1)"
 		echo "full-liveness-timer|live|ok|$(budget 1 0 0 1 1 0 1)"
