@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_private.h"
 #include "cltrack/client.h"
 
 struct cltrack_client {
@@ -26,13 +27,12 @@ static int client_destructor(struct cltrack_client *c)
 	return 0;
 }
 
-int cltrack_connect(TALLOC_CTX *mem_ctx, const char *path, int timeout_ms,
-		    struct cltrack_client **result)
+int client_socket_connect(const char *path, int *fdp)
 {
-	struct cltrack_client *c = NULL;
 	struct sockaddr_un sun = {
 		.sun_family = AF_UNIX,
 	};
+	int fd;
 	int ret;
 
 	if (path == NULL) {
@@ -43,21 +43,36 @@ int cltrack_connect(TALLOC_CTX *mem_ctx, const char *path, int timeout_ms,
 	}
 	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
 
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		return errno;
+	}
+	/* A unix socket connects at once or not at all */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		ret = errno;
+		close(fd);
+		return ret;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int cltrack_connect(TALLOC_CTX *mem_ctx, const char *path, int timeout_ms,
+		    struct cltrack_client **result)
+{
+	struct cltrack_client *c = NULL;
+	int ret;
+
 	c = talloc_zero(mem_ctx, struct cltrack_client);
 	if (c == NULL) {
 		return ENOMEM;
 	}
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
 	c->next_reqid = 1;
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd == -1) {
-		ret = errno;
-		talloc_free(c);
-		return ret;
-	}
+	c->fd = -1;
 	talloc_set_destructor(c, client_destructor);
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		ret = errno;
+	ret = client_socket_connect(path, &c->fd);
+	if (ret != 0) {
 		talloc_free(c);
 		return ret;
 	}

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client_private.h"
 #include "cltrack/client.h"
 
 struct cltrack_conn {
@@ -102,18 +103,7 @@ int cltrack_conn_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		      struct cltrack_conn **result)
 {
 	struct cltrack_conn *conn = NULL;
-	struct sockaddr_un sun = {
-		.sun_family = AF_UNIX,
-	};
 	int ret;
-
-	if (path == NULL) {
-		path = CLTRACK_DEFAULT_SOCKET;
-	}
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		return ENAMETOOLONG;
-	}
-	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
 
 	conn = talloc_zero(mem_ctx, struct cltrack_conn);
 	if (conn == NULL) {
@@ -122,16 +112,10 @@ int cltrack_conn_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	conn->ev = ev;
 	conn->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
 	conn->next_reqid = 1;
-	conn->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (conn->fd == -1) {
-		ret = errno;
-		talloc_free(conn);
-		return ret;
-	}
+	conn->fd = -1;
 	talloc_set_destructor(conn, conn_destructor);
-	/* A unix socket connects at once or not at all */
-	if (connect(conn->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		ret = errno;
+	ret = client_socket_connect(path, &conn->fd);
+	if (ret != 0) {
 		talloc_free(conn);
 		return ret;
 	}
