@@ -12,11 +12,14 @@
 #ifndef CLTRACK_SELFTEST_DAEMON_EXEC_H
 #define CLTRACK_SELFTEST_DAEMON_EXEC_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define DAEMON_EXEC_MAX_ARGS	64
@@ -73,6 +76,35 @@ static inline void daemon_exec(const char *prog, char *const argv[])
 	fprintf(stderr, "exec %s (wrapper of %s): %s\n", args[0], prog,
 		strerror(errno));
 	free(words);
+}
+
+/* Ready to be talked to: the daemon holds an inotify fd, so it watches
+ * <pipefs>/nfsd (cltrackd sets that up before it serves anything) */
+static inline bool daemon_exec_watching(pid_t pid)
+{
+	char dir[64];
+	char path[PATH_MAX];
+	char target[256];
+	struct dirent *de = NULL;
+	bool found = false;
+	DIR *d = NULL;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (d == NULL) {
+		return false;
+	}
+	while (!found && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, "anon_inode:inotify") == 0;
+		}
+	}
+	closedir(d);
+	return found;
 }
 
 #endif

@@ -204,34 +204,6 @@ bool rel_daemon_alive(struct rel_ctx *ctx)
 	return true;
 }
 
-/* It holds an inotify fd: it watches <pipefs>/nfsd */
-static bool daemon_watching(pid_t pid)
-{
-	char dir[64];
-	char path[PATH_MAX];
-	char target[256];
-	struct dirent *de = NULL;
-	bool found = false;
-	DIR *d = NULL;
-	ssize_t n;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	d = opendir(dir);
-	if (d == NULL) {
-		return false;
-	}
-	while (!found && (de = readdir(d)) != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			found = strcmp(target, "anon_inode:inotify") == 0;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
 bool rel_ping(struct rel_ctx *ctx)
 {
 	struct cltrack_client *c = NULL;
@@ -258,7 +230,7 @@ void rel_daemon_start(struct rel_ctx *ctx)
 			rel_print_log(ctx, 30);
 			fail_msg("cltrackd died at start");
 		}
-		if (daemon_watching(ctx->pid) && access(ctx->control, F_OK) ==
+		if (daemon_exec_watching(ctx->pid) && access(ctx->control, F_OK) ==
 		    0 && rel_ping(ctx)) {
 			return;
 		}

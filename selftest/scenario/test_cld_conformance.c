@@ -151,34 +151,6 @@ static bool daemon_alive(struct test_ctx *ctx)
 	return true;
 }
 
-/* Ready = it holds an inotify fd (it watches <pipefs>/nfsd) */
-static bool daemon_watching(pid_t pid)
-{
-	char dir[64];
-	char path[PATH_MAX];
-	char target[256];
-	struct dirent *de = NULL;
-	bool found = false;
-	DIR *d = NULL;
-	ssize_t n;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	d = opendir(dir);
-	if (d == NULL) {
-		return false;
-	}
-	while (!found && (de = readdir(d)) != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			found = strcmp(target, "anon_inode:inotify") == 0;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
 static void daemon_start_conf(struct test_ctx *ctx, const char *conf)
 {
 	struct timespec t0;
@@ -216,7 +188,7 @@ static void daemon_start_conf(struct test_ctx *ctx, const char *conf)
 			print_daemon_log(ctx, 30);
 			fail_msg("cltrackd died at start");
 		}
-		if (daemon_watching(pid)) {
+		if (daemon_exec_watching(pid)) {
 			return;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
