@@ -71,6 +71,8 @@ struct cld_context {
 	int fd;
 	struct tevent_fd *fde;
 	bool is_socket;
+	dev_t dev;		/* the node the open file belongs to */
+	ino_t ino;
 
 	struct cld_out *out_head, *out_tail;
 	struct cld_stream *streams;
@@ -190,6 +192,14 @@ static int cld_open(struct cld_context *cld)
 	if (ret != 0) {
 		return errno;
 	}
+	/*
+	 * The inotify event and the retry timer can both ask for the same
+	 * node: reopening it would only fail its half-read message.  A new
+	 * pipe (nfsd restarted) is a new inode.
+	 */
+	if (cld->fd != -1 && sb.st_dev == cld->dev && sb.st_ino == cld->ino) {
+		return 0;
+	}
 	is_socket = S_ISSOCK(sb.st_mode);
 
 	if (is_socket) {
@@ -231,6 +241,8 @@ static int cld_open(struct cld_context *cld)
 		cld->fd = -1;
 		return ENOMEM;
 	}
+	cld->dev = sb.st_dev;
+	cld->ino = sb.st_ino;
 	cld->stats.opens += 1;
 	cld->stats.connected = true;
 	cld->stats.is_socket = is_socket;
@@ -258,6 +270,14 @@ static void cld_try_open(struct cld_context *cld)
 	if (cld->fd == -1) {
 		cld_schedule_retry(cld);
 	}
+}
+
+/* Open the node again even though it is the one already open */
+static void cld_reopen(struct cld_context *cld)
+{
+	cld->dev = 0;
+	cld->ino = 0;
+	cld_try_open(cld);
 }
 
 static void cld_retry(struct tevent_context *ev, struct tevent_timer *te,
@@ -779,7 +799,7 @@ static void cld_fd_handler(struct tevent_context *ev, struct tevent_fd *fde,
 			cld->stats.garbage += 1;
 			D_ERR("Message of unknown version %u (%zu bytes) on "
 			      "%s; reopening it", buf[0], len, cld->path);
-			cld_try_open(cld);
+			cld_reopen(cld);
 			return;
 		}
 		if (ret != 0) {
@@ -787,7 +807,7 @@ static void cld_fd_handler(struct tevent_context *ev, struct tevent_fd *fde,
 			D_ERR("Message of %zu bytes does not match its version "
 			      "%u; dropped", len, buf[0]);
 			if (!cld->is_socket) {
-				cld_try_open(cld);
+				cld_reopen(cld);
 				return;
 			}
 			continue;
