@@ -419,6 +419,7 @@ static int grace_enforce(struct store_txn *txn, struct grace_txn *gt,
 		return ENOSPC;
 	}
 	m->flags |= GRACE_MEMBER_ENFORCING;
+	m->flags &= ~GRACE_MEMBER_STALE;
 	m->enforcing_time = gt->now;
 	deadline_extend(gt);
 	gt->grace_dirty = true;
@@ -461,13 +462,52 @@ static int grace_member_lost(struct store_txn *txn, struct grace_txn *gt,
 }
 
 /*
+ * Cluster: this node's nfsd is about to lose its state (cltrackd runs the
+ * nfsd restart command next).  It no longer enforces, and the clients
+ * that reclaimed here must reclaim again (docs/grace-protocol.md §5.7).
+ * Doing it now, and not only at the GraceStart that follows, keeps the
+ * leader from lifting on the strength of re-creates whose state is gone
+ * while nfsd restarts.
+ */
+static int grace_nfsd_stopped(struct store_txn *txn, struct grace_txn *gt,
+			      struct grace_op *op)
+{
+	struct grace_member *m = NULL;
+	uint64_t undone = 0;
+	int ret;
+
+	if (gt->g.recovery == 0) {
+		return 0;
+	}
+	m = member_get(gt, gt->pnn);
+	if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+		return 0;
+	}
+	m->flags &= ~GRACE_MEMBER_ENFORCING;
+	gt->grace_dirty = true;
+	ret = epoch_sweep(txn, gt, SWEEP_UNDO_NODE, gt->pnn, &undone);
+	if (ret != 0) {
+		return ret;
+	}
+	op->purged = undone;
+	D_NOTICE("Node %u's nfsd is restarting: it no longer enforces grace, "
+		 "and %llu of its clients must reclaim again", gt->pnn,
+		 (unsigned long long)undone);
+	return 0;
+}
+
+/*
  * Cluster, takeip: an address moved here.  Start a grace, or give the
  * running one a new deadline: the address's clients need a whole grace
- * time from now (the model's counterexample 4).
+ * time from now (the model's counterexample 4).  GRACE_R_STALE: this
+ * node's kernel enforces with a list that misses a record stored since
+ * (grace_create), so its nfsd must restart to get the full list before
+ * the moved clients reclaim here (counterexample 9).
  */
 static int grace_takeip(struct store_txn *txn, struct grace_txn *gt,
 			struct grace_op *op)
 {
+	struct grace_member *m = NULL;
 	int ret;
 
 	if (gt->g.recovery == 0) {
@@ -479,7 +519,14 @@ static int grace_takeip(struct store_txn *txn, struct grace_txn *gt,
 		}
 		deadline_extend(gt);
 	}
-	return member_need(gt) != NULL ? 0 : ENOSPC;
+	m = member_need(gt);
+	if (m == NULL) {
+		return ENOSPC;
+	}
+	if (m->flags & GRACE_MEMBER_STALE) {
+		op->result |= GRACE_R_STALE;
+	}
+	return 0;
 }
 
 /* Cluster, "cltrack grace start": start a grace or extend the running one */
@@ -628,19 +675,23 @@ static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
  * passed.  Then the epoch-R records are purged and R := 0, in this one
  * transaction.  -EAGAIN: not yet.
  */
-/* Every node CTDB counts as serving (required) enforces the grace */
-static bool grace_cluster_enforcing(const struct grace_txn *gt,
-				    const struct grace_op *op)
+/*
+ * Every blocking member (CTDB's view, given by the caller: required)
+ * enforces grace g.  Model predicate grace_cluster_enforcing; the lift
+ * and the GraceStart barrier both use it.
+ */
+bool grace_cluster_enforcing(const struct grace_record *g,
+			     const uint32_t *required, uint32_t nrequired)
 {
 	uint32_t i;
 
-	for (i = 0; i < op->nrequired; i++) {
+	for (i = 0; i < nrequired; i++) {
 		const struct grace_member *m = grace_member_find(
-			&gt->g, op->required[i]);
+			g, required[i]);
 
 		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
-			D_INFO("Lift: node %u is not enforcing yet",
-			       op->required[i]);
+			D_INFO("Grace: node %u is not enforcing yet",
+			       required[i]);
 			return false;
 		}
 	}
@@ -659,7 +710,7 @@ static bool grace_may_lift(const struct grace_txn *gt,
 	if (op->force) {
 		return true;
 	}
-	if (!grace_cluster_enforcing(gt, op)) {
+	if (!grace_cluster_enforcing(&gt->g, op->required, op->nrequired)) {
 		return false;
 	}
 	return grace_reclaim_finished(remaining) || gt->now >= gt->g.deadline;
@@ -717,6 +768,57 @@ static int op_grace_done(struct store_txn *txn, struct grace_txn *gt,
 	return grace_purge(txn, gt, &op->purged);
 }
 
+/*
+ * Cluster, a Create from a node whose nfsd is not in the running grace
+ * yet (it serves out of grace until cltrackd restarts it): the state it
+ * just granted dies at that restart, so the record must be reclaimable,
+ * in epoch R; and every kernel that already has its reclaim list misses
+ * it, so those members are flagged STALE (docs/grace-protocol.md §5.4,
+ * model counterexamples 8 and 9).
+ */
+static int grace_create_unjoined(struct store_txn *txn, struct grace_txn *gt,
+				 const uint8_t *key, size_t keylen,
+				 struct grace_op *op)
+{
+	struct client_record rec = {
+		.epoch = gt->g.recovery,
+		.created = gt->now,
+		.pnn = gt->pnn,
+		.flags = op->flags,
+		.princhash_len = op->princhash_len,
+	};
+	struct client_record old;
+	bool found;
+	uint32_t i;
+	int ret;
+
+	ret = grace_client_fetch(txn, gt, key, keylen, &old, &found);
+	if (ret != 0) {
+		return ret;
+	}
+	if (found && grace_is_reclaimable(&gt->g, &old)) {
+		/*
+		 * Already reclaimable, and in every list sent; a re-create
+		 * of another node stands (that node holds the state).
+		 */
+		return 0;
+	}
+	if (found) {
+		rec.flags |= old.flags & RECORD_F_LEGACY;
+	}
+	memcpy(rec.princhash, op->princhash, op->princhash_len);
+	for (i = 0; i < gt->g.nmembers; i++) {
+		struct grace_member *m = &gt->g.members[i];
+
+		if ((m->flags & GRACE_MEMBER_ENFORCING) &&
+		    !(m->flags & GRACE_MEMBER_STALE)) {
+			m->flags |= GRACE_MEMBER_STALE;
+			gt->grace_dirty = true;
+		}
+	}
+	return grace_client_store(txn, key, keylen, &rec);
+}
+
 static int grace_create(struct store_txn *txn, struct grace_txn *gt,
 		     const uint8_t *key, size_t keylen, struct grace_op *op)
 {
@@ -728,9 +830,16 @@ static int grace_create(struct store_txn *txn, struct grace_txn *gt,
 		.flags = op->flags,
 		.princhash_len = op->princhash_len,
 	};
+	const struct grace_member *m = NULL;
 	bool found;
 	int ret;
 
+	if (gt->cluster && gt->g.recovery != 0) {
+		m = grace_member_find(&gt->g, gt->pnn);
+		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+			return grace_create_unjoined(txn, gt, key, keylen, op);
+		}
+	}
 	ret = grace_client_fetch(txn, gt, key, keylen, &old, &found);
 	if (ret != 0) {
 		return ret;
@@ -827,6 +936,8 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 			return grace_member_done(txn, gt, op);
 		case GRACE_OP_LIFT:
 			return grace_lift(txn, gt, op);
+		case GRACE_OP_NFSD_STOPPED:
+			return grace_nfsd_stopped(txn, gt, op);
 		case GRACE_OP_CHECK:
 			if (gt->g.recovery == 0) {
 				/* v0 kernels are not supported in a cluster */
@@ -856,6 +967,7 @@ int grace_txn_apply(struct store_txn *txn, struct grace_txn *gt,
 		return op_grace_done(txn, gt, op);
 	case GRACE_OP_JOIN:
 	case GRACE_OP_LIFT:
+	case GRACE_OP_NFSD_STOPPED:
 		/* one host: its own GraceStart and GraceDone run grace */
 		op->status = -EOPNOTSUPP;
 		return 0;

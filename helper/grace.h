@@ -27,9 +27,18 @@
  * say which nodes' nfsd are in the running grace (ENFORCING) or asked
  * for it (NEED), and only the leader lifts it:
  *
- *   GraceStart upcall       start or join; this node ENFORCING; nothing
- *                           is undone (other nodes' reclaims stand)
- *   JOIN (takeip, admin)    start or join; this node NEED
+ *   GraceStart upcall       start or join; this node's re-creates of
+ *                           the grace are undone (its nfsd lost them);
+ *                           this node ENFORCING, its STALE cleared
+ *   Create, node ENFORCING  as on one host
+ *   Create, node not yet    epoch R (reclaimable: the state dies when
+ *   in the grace            its nfsd joins); every ENFORCING member
+ *                           STALE (its kernel's list misses the record)
+ *   JOIN (takeip, admin)    start or join; members CTDB reports gone
+ *                           lose ENFORCING and their re-creates; the
+ *                           deadline is extended; this node NEED
+ *   NFSD_STOPPED            before cltrackd restarts nfsd: ENFORCING
+ *                           cleared, this node's re-creates undone
  *   GraceDone upcall        this node's kernel left grace: harmless
  *                           when no epoch-R record is left; otherwise a
  *                           safety event, and ENFORCING is cleared so
@@ -38,8 +47,8 @@
  *                           epoch-R record left or the deadline passed:
  *                           purge epoch R, R := 0, members cleared
  *
- * The deadline is the time the last node became ENFORCING plus the
- * grace time.
+ * The deadline is extended to now + grace time whenever a node enters
+ * or an address moves.
  *
  * The nfsdcltrack drop-in's operations (GRACE_OP_UMH_*) and the bulk
  * import are in grace_umh.c; their rules are at the top of that file.
@@ -63,6 +72,7 @@ enum grace_op_type {
 	GRACE_OP_JOIN,		/* cluster: takeip or releaseip */
 	GRACE_OP_ADMIN_START,	/* cluster: cltrack grace start */
 	GRACE_OP_LIFT,		/* cluster: the leader ends grace */
+	GRACE_OP_NFSD_STOPPED,	/* cluster: this nfsd is about to restart */
 	GRACE_OP_UMH_CREATE,
 	GRACE_OP_UMH_REMOVE,
 	GRACE_OP_UMH_CHECK,
@@ -85,6 +95,7 @@ struct grace_import_item {
 #define GRACE_R_SAFETY		0x4	/* a safety event (see above) */
 #define GRACE_R_ENFORCING	0x8	/* this node is ENFORCING now */
 #define GRACE_R_RECLAIMED	0x10	/* a create took a record out of R */
+#define GRACE_R_STALE		0x20	/* JOIN: this node's list is stale */
 
 struct grace_op {
 	enum grace_op_type type;
@@ -100,7 +111,8 @@ struct grace_op {
 	uint32_t lost[RECORD_MAX_MEMBERS];
 	int status;		/* result: 0 or -errno (e.g. -EACCES) */
 	uint32_t result;	/* GRACE_R_* */
-	uint64_t purged;	/* LIFT/GraceDone: records purged */
+	uint64_t purged;	/* LIFT/GraceDone: records purged;
+				   NFSD_STOPPED: re-creates undone */
 	int64_t time;		/* UMH ops: the nfsdcltrack time */
 	const struct grace_import_item *items;	/* GRACE_OP_IMPORT */
 	size_t nitems;
@@ -216,6 +228,12 @@ int grace_reclaim_traverse(struct store_context *store,
 			   const struct grace_record *g,
 			   grace_reclaim_fn fn, void *private_data,
 			   uint64_t *corrupt);
+
+/**
+ * @brief Does every node in required enforce grace g?
+ */
+bool grace_cluster_enforcing(const struct grace_record *g,
+			     const uint32_t *required, uint32_t nrequired);
 
 /**
  * @brief Is rec reclaimable in grace g?

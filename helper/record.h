@@ -63,6 +63,8 @@
 /* grace member flags */
 #define GRACE_MEMBER_ENFORCING	0x1	/* its nfsd is in the running grace */
 #define GRACE_MEMBER_NEED	0x2	/* it asked for a grace */
+#define GRACE_MEMBER_STALE	0x4	/* its kernel's reclaim list misses a
+					   record stored since it was sent */
 
 struct client_record {
 	uint64_t epoch;

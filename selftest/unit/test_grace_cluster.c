@@ -423,6 +423,143 @@ static void test_takeip_extends_deadline(void **state)
 	assert_true(epochs(t).deadline > (uint64_t)time(NULL));
 }
 
+static int find_cb(const uint8_t *id, size_t idlen,
+		   const struct client_record *rec, void *private_data)
+{
+	struct {
+		const char *id;
+		bool found;
+	} *want = private_data;
+
+	if (idlen == strlen(want->id) && memcmp(id, want->id, idlen) == 0) {
+		want->found = true;
+	}
+	return 0;
+}
+static uint32_t member_flags(struct test_ctx *t, uint32_t pnn)
+{
+	struct grace_record g = epochs(t);
+	const struct grace_member *m = grace_member_find(&g, pnn);
+
+	return m != NULL ? m->flags : 0;
+}
+
+static bool is_reclaimable(struct test_ctx *t, const char *id)
+{
+	struct grace_record g = epochs(t);
+	struct {
+		const char *id;
+		bool found;
+	} want = { id, false };
+
+	assert_int_equal(grace_reclaim_traverse(t->store, &g, find_cb, &want,
+						NULL), 0);
+	return want.found;
+}
+
+/*
+ * Model counterexamples 8 and 9: a node that has not joined the grace
+ * grants state; its record must be reclaimable, and the kernels whose
+ * lists miss it are flagged STALE until their nfsd restarts.
+ */
+static void test_create_before_joining_is_reclaimable(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);	/* node 0 enforces */
+	r = run(t, 1, GRACE_OP_CREATE, "late");	/* node 1 not yet */
+	assert_int_equal(r.status, 0);
+	assert_false(r.result & GRACE_R_RECLAIMED);
+	assert_true(is_reclaimable(t, "late"));
+	assert_true(member_flags(t, 0) & GRACE_MEMBER_STALE);
+	assert_false(member_flags(t, 1) & GRACE_MEMBER_STALE);
+
+	/* an address moving to node 0 must restart it for the full list */
+	r = run(t, 0, GRACE_OP_JOIN, NULL);
+	assert_true(r.result & GRACE_R_STALE);
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	assert_false(member_flags(t, 0) & GRACE_MEMBER_STALE);
+	r = run(t, 0, GRACE_OP_JOIN, NULL);
+	assert_false(r.result & GRACE_R_STALE);
+
+	/* "late" blocks the fast path until it reclaims */
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	run(t, 2, GRACE_OP_GRACE_START, NULL);
+	run(t, 0, GRACE_OP_CREATE, "a");
+	assert_int_equal(lift(t, 2, false).status, -EAGAIN);
+	r = run(t, 1, GRACE_OP_CREATE, "late");
+	assert_true(r.result & GRACE_R_RECLAIMED);
+	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
+	assert_int_equal(t->last.purged, 0);
+}
+
+/* ... but a client that reclaimed on an enforcing node keeps its re-create */
+static void test_create_before_joining_keeps_recreate(void **state)
+{
+	struct test_ctx *t = *state;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 0, GRACE_OP_CREATE, "a");	/* reclaimed on node 0 */
+	run(t, 1, GRACE_OP_CREATE, "a");	/* and opened on node 1 */
+	assert_false(member_flags(t, 0) & GRACE_MEMBER_STALE);
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	run(t, 2, GRACE_OP_GRACE_START, NULL);
+	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
+	assert_int_equal(t->last.purged, 0);
+}
+
+/* §5.7: before cltrackd restarts nfsd, its re-creates are undone */
+static void test_nfsd_stopped_undoes_own_recreates(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+		.nrequired = 2,
+		.required = { 1, 2 },
+	};
+	struct grace_op r;
+	int i;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 1, GRACE_OP_CREATE, "b");
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 1, GRACE_OP_CREATE, "b");
+	r = run(t, 0, GRACE_OP_NFSD_STOPPED, NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.purged, 1);
+	assert_false(enforcing(t, 0));
+	assert_true(enforcing(t, 1));
+	/* even a lift that no longer waits for node 0 waits for "a" */
+	assert_int_equal(run_op(t, 2, op).status, -EAGAIN);
+	/* a second stop finds nothing to undo */
+	assert_int_equal(run(t, 0, GRACE_OP_NFSD_STOPPED, NULL).purged, 0);
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 0, GRACE_OP_CREATE, "a");
+	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
+	assert_int_equal(t->last.purged, 0);
+}
+
+static void test_cluster_enforcing_predicate(void **state)
+{
+	struct test_ctx *t = *state;
+	const uint32_t all[] = { 0, 1, 2 };
+	const uint32_t two[] = { 0, 2 };
+	struct grace_record g;
+
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 2, GRACE_OP_GRACE_START, NULL);
+	g = epochs(t);
+	assert_false(grace_cluster_enforcing(&g, all, 3));
+	assert_true(grace_cluster_enforcing(&g, two, 2));
+	assert_true(grace_cluster_enforcing(&g, NULL, 0));
+}
+
 static void test_cluster_refuses_umh_purge(void **state)
 {
 	struct test_ctx *t = *state;
@@ -458,6 +595,17 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_start_and_join, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_before_joining_is_reclaimable, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_before_joining_keeps_recreate, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_nfsd_stopped_undoes_own_recreates, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cluster_enforcing_predicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_every_node,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_reclaims,
