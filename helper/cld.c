@@ -49,6 +49,9 @@ struct cld_stream {
 	size_t ofs;
 	uint64_t count;
 	struct timespec start;
+	bool hold;		/* cluster: the final reply waits for the
+				   barrier */
+	uint64_t epoch;		/* R of the list */
 };
 
 struct cld_upcall {
@@ -81,6 +84,9 @@ struct cld_context {
 	cld_grace_hook hook;
 	void *hook_private;
 	bool sentinel;
+	cld_barrier_fn barrier;
+	void *barrier_private;
+	struct timespec held_since;
 };
 
 static void cld_inotify_handler(struct tevent_context *ev,
@@ -125,6 +131,17 @@ static void cld_close(struct cld_context *cld)
 		talloc_free(o);
 	}
 	cld->out_tail = NULL;
+	/* ... and so do the reclaim lists being sent (a new nfsd asks anew) */
+	while (cld->streams != NULL) {
+		struct cld_stream *s = cld->streams;
+
+		cld->streams = s->next;
+		talloc_free(s);
+	}
+	if (cld->stats.reply_held) {
+		D_NOTICE("nfsd went away while its GraceStart reply was held");
+		cld->stats.reply_held = false;
+	}
 	cld->stats.connected = false;
 }
 
@@ -576,6 +593,8 @@ static void cld_grace_start_done(struct cld_context *cld,
 	s->cld = cld;
 	s->vers = msg->vers;
 	s->xid = msg->xid;
+	s->hold = (cld->barrier != NULL);
+	s->epoch = g->recovery;
 	s->list = talloc_array(s, uint8_t, 4096);
 	if (s->list == NULL) {
 		talloc_free(s);
@@ -613,6 +632,65 @@ static void cld_grace_start_done(struct cld_context *cld,
 	cld_pump(cld);
 }
 
+static uint64_t cld_usec_since(const struct timespec *start)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	return (uint64_t)(end.tv_sec - start->tv_sec) * 1000000 +
+	       (end.tv_nsec - start->tv_nsec) / 1000;
+}
+
+/*
+ * Cluster: the whole list is sent; may the final status-0 reply go, so
+ * that nfsd starts serving (docs/grace-protocol.md §5.3)?  Not before
+ * every node that blocks the grace enforces it: clients must not reclaim
+ * here while another node still serves out of grace.  The kernel waits
+ * for the reply without a timeout; cld_barrier_poll() asks again.
+ */
+static bool cld_barrier_passed(struct cld_context *cld, struct cld_stream *s)
+{
+	if (!cld->barrier(s->epoch, cld->barrier_private)) {
+		if (!cld->stats.reply_held) {
+			cld->stats.reply_held = true;
+			cld->stats.held_replies += 1;
+			clock_gettime(CLOCK_MONOTONIC, &cld->held_since);
+			D_NOTICE("GraceStart xid=%u: list sent; nfsd waits "
+				 "until every node enforces the grace of "
+				 "epoch %llu", s->xid,
+				 (unsigned long long)s->epoch);
+		}
+		return false;
+	}
+	if (cld->stats.reply_held) {
+		cld->stats.reply_held = false;
+		cld->stats.held_usec = cld_usec_since(&cld->held_since);
+		D_NOTICE("GraceStart xid=%u: every node enforces the grace; "
+			 "nfsd serves after waiting %llu ms", s->xid,
+			 (unsigned long long)cld->stats.held_usec / 1000);
+	}
+	return true;
+}
+
+void cld_barrier_poll(struct cld_context *cld)
+{
+	if (cld->fd != -1 && cld->streams != NULL) {
+		cld_pump(cld);
+	}
+}
+
+bool cld_reply_held(struct cld_context *cld)
+{
+	return cld->stats.reply_held;
+}
+
+void cld_set_barrier(struct cld_context *cld, cld_barrier_fn fn,
+		     void *private_data)
+{
+	cld->barrier = fn;
+	cld->barrier_private = private_data;
+}
+
 /* Send reclaim records while the file takes them */
 static void cld_pump(struct cld_context *cld)
 {
@@ -624,19 +702,18 @@ static void cld_pump(struct cld_context *cld)
 			.xid = s->xid,
 		};
 		uint8_t buf[CLD_MSG_MAX_SIZE];
-		struct timespec end;
 		size_t len;
 
+		if (s->ofs >= s->used && s->hold &&
+		    !cld_barrier_passed(cld, s)) {
+			break;
+		}
 		if (s->ofs >= s->used) {
 			rec.status = 0;
 			len = cld_msg_push(&rec, buf, sizeof(buf));
 			cld->streams = s->next;
-			clock_gettime(CLOCK_MONOTONIC, &end);
 			cld->stats.reclaim_sent = s->count;
-			cld->stats.reclaim_usec =
-				(uint64_t)(end.tv_sec - s->start.tv_sec) *
-				1000000 +
-				(end.tv_nsec - s->start.tv_nsec) / 1000;
+			cld->stats.reclaim_usec = cld_usec_since(&s->start);
 			talloc_free(s);
 			cld_write(cld, buf, len);
 			continue;

@@ -28,6 +28,9 @@ struct cld_stats {
 	uint64_t store_errors;	/* replies of -EREMOTEIO */
 	uint64_t reclaim_sent;	/* records sent by the last GraceStart */
 	uint64_t reclaim_usec;	/* time the last GraceStart list took */
+	bool reply_held;	/* a GraceStart reply waits for the barrier */
+	uint64_t held_replies;	/* GraceStart replies that had to wait */
+	uint64_t held_usec;	/* how long the last one waited */
 	bool connected;
 	bool is_socket;
 };
@@ -56,5 +59,29 @@ typedef void (*cld_grace_hook)(const struct grace_op *op,
  */
 void cld_set_grace_hook(struct cld_context *cld, cld_grace_hook fn,
 			void *private_data);
+
+/*
+ * Cluster mode: may the final reply of a GraceStart whose list was of
+ * recovery epoch epoch go now?  Asked when the list is sent and at every
+ * cld_barrier_poll().
+ */
+typedef bool (*cld_barrier_fn)(uint64_t epoch, void *private_data);
+
+/**
+ * @brief Cluster mode: hold every GraceStart's final reply until fn
+ * allows it (docs/grace-protocol.md §5.3).
+ */
+void cld_set_barrier(struct cld_context *cld, cld_barrier_fn fn,
+		     void *private_data);
+
+/**
+ * @brief Ask the barrier again for a held GraceStart reply.
+ */
+void cld_barrier_poll(struct cld_context *cld);
+
+/**
+ * @brief Is a GraceStart reply held (this nfsd is starting)?
+ */
+bool cld_reply_held(struct cld_context *cld);
 
 #endif

@@ -266,9 +266,12 @@ static int cmd_status(struct cli *cli, TALLOC_CTX *mem_ctx, bool stats)
 			printf("Store:   NOT AVAILABLE (in CTDB mode: is ctdbd "
 			       "running? see cltrackd's log)\n");
 		}
-		printf("Kernel:  %s\n", kv_u64(kv, n, "kernel_connected") ?
-		       "cld pipe open" : "cld pipe NOT open (is nfsd "
-		       "running?)");
+		printf("Kernel:  %s\n", !kv_u64(kv, n, "kernel_connected") ?
+		       "cld pipe NOT open (is nfsd running?)" :
+		       kv_u64(kv, n, "kernel_reply_held") ?
+		       "cld pipe open; nfsd waits at start until every node "
+		       "enforces the cluster grace (see cltrack members)" :
+		       "cld pipe open");
 		print_cluster_summary(mem_ctx, kv, n);
 		printf("\n");
 	}

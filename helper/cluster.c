@@ -53,6 +53,7 @@ struct cluster_context {
 
 	uint64_t joined_epoch;	/* R of the grace this node's nfsd is in */
 	uint64_t restart_epoch;	/* R this node's nfsd was restarted for */
+	bool restarting;	/* from NFSD_STOPPED to the command's end */
 	struct tevent_req *restart_req;
 	time_t not_enforcing_since;
 	bool lift_pending;
@@ -64,9 +65,11 @@ struct cluster_context {
 	struct cluster_stats stats;
 };
 
-/* An operation submitted for the control socket */
+/* An operation submitted for the control socket or an event */
 struct cluster_call {
 	struct cluster_context *cl;
+	void (*after)(struct cluster_context *cl, const struct grace_op *op,
+		      const struct grace_record *g);
 	void (*done)(int status, void *private_data);
 	void *private_data;
 };
@@ -138,9 +141,6 @@ static void cluster_soon(struct tevent_context *ev, struct tevent_timer *te,
 	cluster_check(cl);
 }
 
-static void cluster_soon(struct tevent_context *ev, struct tevent_timer *te,
-			 struct timeval now, void *private_data);
-
 void cluster_message(struct cluster_context *cl, uint32_t sender,
 		     const uint8_t *data, size_t len)
 {
@@ -191,21 +191,69 @@ static void cluster_tick(struct tevent_context *ev, struct tevent_timer *te,
 	cluster_schedule_tick(cl);
 }
 
-/* This node's nfsd must enter the running grace: restart it */
+static void cluster_stopped_done(struct grace_op *op,
+				 const struct grace_record *g,
+				 void *private_data);
+
+/*
+ * This node's nfsd must enter the running grace, or drop its state:
+ * restart it.  First grace_nfsd_stopped (GRACE_OP_NFSD_STOPPED): the
+ * state it loses no longer counts as reclaimed; then the command.
+ */
 static void cluster_restart_nfsd(struct cluster_context *cl, uint64_t epoch)
 {
 	const struct cltrack_config *cfg = cl->d->config;
+	struct grace_op op = {
+		.type = GRACE_OP_NFSD_STOPPED,
+	};
+	int ret;
 
 	cl->restart_epoch = epoch;
+	if (cl->restarting) {
+		return;
+	}
 	if (cfg->restart_command == NULL || cfg->restart_command[0] == '\0') {
 		D_ERR("Cluster grace of epoch %llu needs this node's nfsd in "
 		      "grace, but no [nfsd] restart command is configured; "
 		      "the monitor event will fail", (unsigned long long)epoch);
 		return;
 	}
+	ret = batch_submit(cl->d->batch, &op, cluster_stopped_done, cl);
+	if (ret != 0) {
+		cl->stats.restart_failures += 1;
+		cl->restart_epoch = 0;
+		D_ERR("Cannot record that nfsd restarts, ret=%d; the next "
+		      "check tries again", ret);
+		return;
+	}
+	cl->restarting = true;
+}
+
+static void cluster_stopped_done(struct grace_op *op,
+				 const struct grace_record *g,
+				 void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+	const struct cltrack_config *cfg = cl->d->config;
+
+	if (op->status != 0 || g == NULL) {
+		cl->restarting = false;
+		cl->restart_epoch = 0;
+		cl->stats.restart_failures += 1;
+		D_ERR("Cannot record that nfsd restarts (status %d); the next "
+		      "check tries again", op->status);
+		return;
+	}
+	if (op->purged > 0) {
+		/* re-creates went back to epoch R: the leader must look */
+		cluster_broadcast(cl, CLUSTER_MSG_MEMBER, g->recovery);
+	}
+	cl->joined_epoch = 0;
 	cl->restart_req = nfsd_restart_send(cl, cl->ev, cfg->restart_command,
 					    cfg->restart_timeout);
 	if (cl->restart_req == NULL) {
+		cl->restarting = false;
 		cl->stats.restart_failures += 1;
 		return;
 	}
@@ -223,6 +271,7 @@ static void cluster_restart_done(struct tevent_req *subreq)
 	ret = nfsd_restart_recv(subreq, &status);
 	TALLOC_FREE(subreq);
 	cl->restart_req = NULL;
+	cl->restarting = false;
 	if (ret != 0 || status != 0) {
 		cl->stats.restart_failures += 1;
 		D_ERR("nfsd restart for the cluster grace failed (ret=%d, "
@@ -295,8 +344,7 @@ static void cluster_check(struct cluster_context *cl)
 		if (cl->not_enforcing_since == 0) {
 			cl->not_enforcing_since = time(NULL);
 		}
-		if (cl->restart_req == NULL &&
-		    cl->restart_epoch != g.recovery) {
+		if (!cl->restarting && cl->restart_epoch != g.recovery) {
 			cluster_restart_nfsd(cl, g.recovery);
 		}
 	} else {
@@ -306,18 +354,60 @@ static void cluster_check(struct cluster_context *cl)
 	if (g.recovery != 0 && cluster_leader(cl) == cluster_pnn(cl)) {
 		cluster_try_lift(cl, &g);
 	}
+	cld_barrier_poll(cl->d->cld);
 }
 
 /*
- * The leader's check, on its local copy, before it spends a
- * transaction: every required node ENFORCING, and the fast path or the
- * deadline.  The transaction checks again under the lock.
+ * The nodes that block the grace (model: grace_member_blocks): CTDB
+ * counts them active, healthy and enabled.  Unhealthy and disabled nodes
+ * host no public address.  Fills op->required; false without a node map.
  */
-static bool cluster_required(struct cluster_context *cl, uint32_t flags)
+static bool cluster_blocking(struct cluster_context *cl, struct grace_op *op)
 {
-	/* Unhealthy and disabled nodes host no public address */
-	return (flags & (CTDB_NODE_INACTIVE | CTDB_NODE_UNHEALTHY |
-			 CTDB_NODE_PERMANENTLY_DISABLED)) == 0;
+	uint32_t i;
+
+	op->nrequired = 0;
+	if (cl->nodemap == NULL) {
+		return false;
+	}
+	for (i = 0; i < cl->nodemap->num; i++) {
+		const struct ctdb_node *n = &cl->nodemap->nodes[i];
+
+		if ((n->flags & (CTDB_NODE_INACTIVE | CTDB_NODE_UNHEALTHY |
+				 CTDB_NODE_PERMANENTLY_DISABLED)) == 0) {
+			op->required[op->nrequired++] = n->pnn;
+		}
+	}
+	return true;
+}
+
+/*
+ * Model action grace_barrier_release: may the held GraceStart reply of a
+ * list of epoch go?  Yes once every blocking node enforces that grace, or
+ * when no grace runs any more.  A reply held for an older grace goes too:
+ * a real kernel cannot be restarted while it waits for the reply (the
+ * nfsd start holds its mutex), and once it serves, in grace, the check
+ * restarts it into the running one.
+ */
+static bool cluster_barrier_release(uint64_t epoch, void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+	};
+	struct grace_record g;
+
+	if (grace_read(cl->d->store, &g) != 0) {
+		return false;
+	}
+	if (g.recovery == 0 || g.recovery != epoch) {
+		return true;
+	}
+	if (!cluster_blocking(cl, &op)) {
+		return false;
+	}
+	return grace_cluster_enforcing(&g, op.required, op.nrequired);
 }
 
 /* Nodes CTDB reports inactive: their nfsd lost its state */
@@ -341,30 +431,17 @@ static void cluster_try_lift(struct cluster_context *cl,
 		.type = GRACE_OP_LIFT,
 	};
 	uint64_t remaining = 0;
-	uint32_t i;
 	int ret;
 
 	if (cl->lift_pending) {
 		return;
 	}
-	if (cl->nodemap == NULL) {
+	/* on the local copy first; the transaction checks again */
+	if (!cluster_blocking(cl, &op) ||
+	    !grace_cluster_enforcing(g, op.required, op.nrequired)) {
 		return;
 	}
-
 	cluster_fill_lost(cl, &op);
-	for (i = 0; i < cl->nodemap->num; i++) {
-		const struct ctdb_node *n = &cl->nodemap->nodes[i];
-		const struct grace_member *m = NULL;
-
-		if (!cluster_required(cl, n->flags)) {
-			continue;
-		}
-		m = grace_member_find(g, n->pnn);
-		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
-			return;
-		}
-		op.required[op.nrequired++] = n->pnn;
-	}
 	ret = grace_count_recovery(cl->d->store, g, &remaining);
 	if (ret != 0) {
 		return;
@@ -518,6 +595,9 @@ static void cluster_call_done(struct grace_op *op,
 	if (op->type == GRACE_OP_LIFT) {
 		cl->lift_pending = false;
 	}
+	if (op->status == 0 && g != NULL && call->after != NULL) {
+		call->after(cl, op, g);
+	}
 	if (op->type == GRACE_OP_LIFT && (op->result & GRACE_R_LIFTED)) {
 		cluster_lift_committed(cl, op);
 	} else {
@@ -530,6 +610,9 @@ static void cluster_call_done(struct grace_op *op,
 }
 
 static int cluster_submit(struct cluster_context *cl, struct grace_op *op,
+			  void (*after)(struct cluster_context *cl,
+					const struct grace_op *op,
+					const struct grace_record *g),
 			  void (*done)(int status, void *private_data),
 			  void *private_data)
 {
@@ -541,6 +624,7 @@ static int cluster_submit(struct cluster_context *cl, struct grace_op *op,
 		return ENOMEM;
 	}
 	call->cl = cl;
+	call->after = after;
 	call->done = done;
 	call->private_data = private_data;
 	ret = batch_submit(cl->d->batch, op, cluster_call_done, call);
@@ -558,7 +642,7 @@ int cluster_grace_start(struct cluster_context *cl,
 		.type = GRACE_OP_ADMIN_START,
 	};
 
-	return cluster_submit(cl, &op, done, private_data);
+	return cluster_submit(cl, &op, NULL, done, private_data);
 }
 
 int cluster_grace_lift(struct cluster_context *cl, bool force,
@@ -569,7 +653,6 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 		.type = GRACE_OP_LIFT,
 		.force = force,
 	};
-	uint32_t i;
 	int ret;
 
 	if (cluster_pnn(cl) == CTDB_UNKNOWN_PNN ||
@@ -584,16 +667,10 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 	if (force) {
 		D_WARNING("Forced grace lift requested on the leader");
 	}
-	for (i = 0; cl->nodemap != NULL && i < cl->nodemap->num; i++) {
-		if (cluster_required(cl, cl->nodemap->nodes[i].flags)) {
-			op.required[op.nrequired++] =
-				cl->nodemap->nodes[i].pnn;
-		}
-	}
-	cluster_fill_lost(cl, &op);
-	if (cl->nodemap == NULL && !force) {
+	if (!cluster_blocking(cl, &op) && !force) {
 		return EAGAIN;
 	}
+	cluster_fill_lost(cl, &op);
 	if (cl->lift_pending) {
 		return EBUSY;
 	}
@@ -605,12 +682,57 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 	if (ret != 0) {
 		return ret;
 	}
-	ret = cluster_submit(cl, &op, done, private_data);
+	ret = cluster_submit(cl, &op, NULL, done, private_data);
 	if (ret == 0) {
 		cl->lift_pending = true;
 		cl->stats.lift_attempts += 1;
 	}
 	return ret;
+}
+
+/* nfsd runs and serves: its cld pipe is open and it is not starting */
+static bool cluster_nfsd_serving(struct cluster_context *cl)
+{
+	return cld_get_stats(cl->d->cld)->connected &&
+	       !cld_reply_held(cl->d->cld) && !cl->restarting;
+}
+
+/*
+ * Model action grace_takeip, after its transaction (§5.8 step 2): an
+ * nfsd that serves in the grace with a list that misses records stored
+ * since (STALE) restarts to get the full one before the moved clients
+ * reclaim here.  An nfsd out of the grace is restarted by the check.
+ */
+static void cluster_takeip_after(struct cluster_context *cl,
+				 const struct grace_op *op,
+				 const struct grace_record *g)
+{
+	if ((op->result & GRACE_R_STALE) && cluster_nfsd_serving(cl)) {
+		D_NOTICE("This node's nfsd got its reclaim list before other "
+			 "records became reclaimable; restarting it for the "
+			 "full list");
+		cluster_restart_nfsd(cl, g->recovery);
+	}
+}
+
+/*
+ * Model action grace_releaseip (§5.9): an address left this node, but
+ * knfsd cannot drop the state of one address.  Its clients reclaim where
+ * the address goes, so the state they held here must go: restart nfsd.
+ * (An nfsd that is starting holds no state yet.)  Its GraceStart starts
+ * or joins the grace, and the clients of this node's other addresses
+ * reclaim here.
+ */
+static void cluster_releaseip_after(struct cluster_context *cl,
+				    const struct grace_op *op,
+				    const struct grace_record *g)
+{
+	if (!cluster_nfsd_serving(cl)) {
+		return;
+	}
+	D_NOTICE("nfsd keeps the state of the released address's clients; "
+		 "restarting it so that they reclaim where the address went");
+	cluster_restart_nfsd(cl, g->recovery);
 }
 
 int cluster_event(struct cluster_context *cl, enum cluster_event event,
@@ -631,7 +753,10 @@ int cluster_event(struct cluster_context *cl, enum cluster_event event,
 			 event == CLUSTER_EVENT_TAKEIP ? "taken over" :
 			 "released");
 		cluster_fill_lost(cl, &op);
-		return cluster_submit(cl, &op, NULL, NULL);
+		return cluster_submit(cl, &op,
+				      event == CLUSTER_EVENT_TAKEIP ?
+				      cluster_takeip_after :
+				      cluster_releaseip_after, NULL, NULL);
 	case CLUSTER_EVENT_IPREALLOCATED:
 	case CLUSTER_EVENT_RECOVERED:
 		cluster_check(cl);
@@ -709,6 +834,7 @@ int cluster_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		talloc_free(cl);
 		return ENOMEM;
 	}
+	cld_set_barrier(daemon->cld, cluster_barrier_release, cl);
 	*result = cl;
 	return 0;
 }

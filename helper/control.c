@@ -370,6 +370,7 @@ static void control_status(struct control_conn *conn,
 		kv[n++] = KV_STR("kernel_transport",
 				 !cs->connected ? "none" :
 				 cs->is_socket ? "test socket" : "pipe");
+		kv[n++] = KV_U64("kernel_reply_held", cs->reply_held);
 		kv[n++] = KV_U64("pending_ops", batch_pending(d->batch));
 		kv[n++] = KV_U64("started", d->start_time);
 		kv[n++] = KV_U64("pid", (uint64_t)getpid());
@@ -456,6 +457,8 @@ static void control_status(struct control_conn *conn,
 	kv[n++] = KV_U64("unreadable_records_met", bs->corrupt_records);
 	kv[n++] = KV_U64("reclaim_list_sent", cs->reclaim_sent);
 	kv[n++] = KV_U64("reclaim_list_usec", cs->reclaim_usec);
+	kv[n++] = KV_U64("grace_start_replies_held", cs->held_replies);
+	kv[n++] = KV_U64("grace_start_held_usec", cs->held_usec);
 	kv[n++] = KV_U64("control_refused", d->control_refused);
 	kv[n++] = KV_U64("op_latency_count", conn->ctl->lat_count);
 	kv[n++] = KV_U64("op_latency_p50_usec", control_lat_pct(conn->ctl, 50));
