@@ -39,6 +39,8 @@ grace_cleanup() {
 			eval "exec ${EMU_FD[$k]}>&-"
 		fi
 		if [ -n "${EMU_PID[$k]:-}" ]; then
+			# a scenario may have stopped it (SIGSTOP)
+			kill -CONT "${EMU_PID[$k]}" 2>/dev/null
 			kill "${EMU_PID[$k]}" 2>/dev/null
 			wait "${EMU_PID[$k]}" 2>/dev/null
 		fi

@@ -14,6 +14,9 @@
 #   S6  ctdbd restarts on one node during grace
 #   S7  one kernel ends grace early: a safety event in cltrack status
 #   and a lift asked of a non-leader is refused and counted
+#   S8  the barrier: no nfsd serves in a new grace until every node
+#       enforces it (one node's nfsd restart is held back)
+#   and, in S5, the node that hands an address back restarts its nfsd
 set -u
 # The grace time must outlast a ctdbd restart (S6, about 15 s here)
 GRACE_TIME=${GRACE_TIME:-25}
@@ -174,6 +177,11 @@ for k in 0 1 2; do
 done
 check "S5: the failback grace is lifted" wait_for 30 lifted_all 0 1 2
 check "S5: no record lost (9)" test "$(records_total "$V")" = 9
+released_restart() {
+	grep -q "restarting it so that they reclaim where the address went" \
+		"$T/nfs.$L/cltrackd.log" "$T/nfs.$S/cltrackd.log"
+}
+check "S5: a node that released an address restarted its nfsd" released_restart
 
 ###########################################################################
 echo "== S7: a non-leader's lift is refused; an early kernel exit is a safety event"
@@ -206,6 +214,40 @@ for k in 0 1 2; do
 	reclaim_all "$k" c$k-1 c$k-2 c$k-3 >/dev/null 2>&1
 done
 check "S7: the grace is lifted once everyone reclaimed" wait_for 30 lifted_all 0 1 2
+
+###########################################################################
+echo "== S8: the barrier: nfsd waits at start until every node enforces"
+L=$(leader_of 0)
+X=$(( (L + 1) % 3 ))
+Y=$(( (L + 2) % 3 ))
+held() { [ "$(status_field "$1" kernel_reply_held)" = 1 ]; }
+held_both() { held "$L" && held "$Y"; }
+released_all() {
+	local k
+	for k in 0 1 2; do
+		held "$k" && return 1
+	done
+	in_grace_all 0 1 2
+}
+# node X's nfsd cannot restart while its emulator is stopped
+kill -STOP "${EMU_PID[$X]}"
+cltrack_on "$L" grace start
+check "S8: the other nodes' nfsd wait at start (reply held)" \
+	wait_for 15 held_both
+sleep 3
+check "S8: ... and still wait while node $X has not entered" held_both
+kill -CONT "${EMU_PID[$X]}"
+check "S8: once node $X enforces, every nfsd serves in the grace" \
+	wait_for 20 released_all
+held_us=$(status_field "$L" grace_start_held_usec)
+echo "TIME: S8 the held GraceStart reply waited $((held_us / 1000)) ms"
+check "S8: the wait covered node $X's delay (>= 3 s)" \
+	test "${held_us:-0}" -ge 3000000
+for k in 0 1 2; do
+	reclaim_all "$k" c$k-1 c$k-2 c$k-3 >/dev/null 2>&1
+done
+check "S8: the grace is lifted once everyone reclaimed" wait_for 30 lifted_all 0 1 2
+check "S8: no record lost (9)" test "$(records_total "$L")" = 9
 
 ###########################################################################
 echo "== S2/S3/S4: the leader dies; some clients never reclaim"
