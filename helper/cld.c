@@ -86,6 +86,7 @@ struct cld_context {
 	bool sentinel;
 	cld_barrier_fn barrier;
 	void *barrier_private;
+	bool session_only;	/* nfsd serves no NFSv4.0 */
 	struct timespec held_since;
 };
 
@@ -485,6 +486,10 @@ static int cld_submit(struct cld_context *cld, const struct cld_msg *msg,
 		}
 		op.idlen = msg->name_len;
 		memcpy(op.id, msg->name, msg->name_len);
+		if (type == GRACE_OP_CREATE && cld->session_only) {
+			/* only RECLAIM_COMPLETE of v4.1+ creates a record */
+			op.flags |= RECORD_F_SESSION;
+		}
 		if (ph) {
 			op.princhash_len = msg->princhash_len;
 			memcpy(op.princhash, msg->princhash,
@@ -677,6 +682,11 @@ void cld_barrier_poll(struct cld_context *cld)
 	if (cld->fd != -1 && cld->streams != NULL) {
 		cld_pump(cld);
 	}
+}
+
+void cld_set_v40(struct cld_context *cld, bool v40)
+{
+	cld->session_only = !v40;
 }
 
 bool cld_reply_held(struct cld_context *cld)

@@ -80,6 +80,13 @@ void cld_set_barrier(struct cld_context *cld, cld_barrier_fn fn,
 void cld_barrier_poll(struct cld_context *cld);
 
 /**
+ * @brief Does nfsd serve NFSv4.0?  When it does not, every Create comes
+ * from a v4.1+ client's RECLAIM_COMPLETE and is stored with
+ * RECORD_F_SESSION.  The default is that it does.
+ */
+void cld_set_v40(struct cld_context *cld, bool v40);
+
+/**
  * @brief Is a GraceStart reply held (this nfsd is starting)?
  */
 bool cld_reply_held(struct cld_context *cld);

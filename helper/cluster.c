@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "bytes.h"
+#include "cld_msg.h"
 #include "cluster.h"
 #include "ctdb/ctdb_client.h"
 #include "daemon.h"
@@ -61,6 +62,9 @@ struct cluster_context {
 	uint64_t lift_remaining;	/* epoch-R records it saw */
 	struct tevent_req *nodemap_req;
 	struct ctdb_nodemap *nodemap;
+	struct tevent_req *versions_req;
+	uint64_t versions_start;	/* GraceStart count when last read */
+	int v40;			/* -1 unknown, 0, 1 */
 
 	struct cluster_stats stats;
 };
@@ -317,6 +321,57 @@ static void cluster_refresh_nodemap(struct cluster_context *cl)
 	}
 }
 
+static void cluster_versions_done(struct tevent_req *subreq)
+{
+	struct cluster_context *cl = tevent_req_callback_data(
+		subreq, struct cluster_context);
+	bool v40 = true;
+	int ret;
+
+	ret = nfsd_versions_recv(subreq, &v40);
+	TALLOC_FREE(subreq);
+	cl->versions_req = NULL;
+	if (ret != 0) {
+		D_INFO("Cannot read nfsd's versions, ret=%d; counting NFSv4.0 "
+		       "as served", ret);
+		v40 = true;
+	}
+	if (cl->v40 != (int)v40) {
+		if (v40) {
+			D_NOTICE("nfsd serves NFSv4.0: a v4.0 client's "
+				 "reclaim does not let the cluster grace end "
+				 "before its deadline (rpc.nfsd -N 4.0 lets it)");
+		} else {
+			D_NOTICE("nfsd serves no NFSv4.0: the cluster grace "
+				 "may end as soon as every client reclaimed");
+		}
+	}
+	cl->v40 = v40;
+	cld_set_v40(cl->d->cld, v40);
+}
+
+/*
+ * After each nfsd start (once it serves), learn whether it serves
+ * NFSv4.0 (grace_reclaim_finished: only v4.1+ reclaims are finished).
+ */
+static void cluster_refresh_versions(struct cluster_context *cl)
+{
+	const struct cld_stats *cs = cld_get_stats(cl->d->cld);
+	uint64_t starts = cs->upcalls[CLD_GRACE_START];
+
+	if (cl->versions_req != NULL || !cs->connected || cs->reply_held ||
+	    (cl->v40 != -1 && starts == cl->versions_start)) {
+		return;
+	}
+	cl->versions_start = starts;
+	cl->versions_req = nfsd_versions_send(cl, cl->ev,
+					      cl->d->config->procfs_dir, 10);
+	if (cl->versions_req != NULL) {
+		tevent_req_set_callback(cl->versions_req,
+					cluster_versions_done, cl);
+	}
+}
+
 static void cluster_check(struct cluster_context *cl)
 {
 	struct grace_record g;
@@ -355,6 +410,7 @@ static void cluster_check(struct cluster_context *cl)
 		cluster_try_lift(cl, &g);
 	}
 	cld_barrier_poll(cl->d->cld);
+	cluster_refresh_versions(cl);
 }
 
 /*
@@ -442,7 +498,7 @@ static void cluster_try_lift(struct cluster_context *cl,
 		return;
 	}
 	cluster_fill_lost(cl, &op);
-	ret = grace_count_recovery(cl->d->store, g, &remaining);
+	ret = grace_count_unfinished(cl->d->store, g, &remaining);
 	if (ret != 0) {
 		return;
 	}
@@ -676,7 +732,7 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 	}
 	ret = grace_read(cl->d->store, &cl->lift_before);
 	if (ret == 0) {
-		ret = grace_count_recovery(cl->d->store, &cl->lift_before,
+		ret = grace_count_unfinished(cl->d->store, &cl->lift_before,
 					   &cl->lift_remaining);
 	}
 	if (ret != 0) {
@@ -824,6 +880,7 @@ int cluster_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	cl->ev = ev;
 	cl->d = daemon;
 	cl->client = client;
+	cl->v40 = -1;
 	ret = ctdb_client_register_srvid(client, CLTRACK_SRVID_GRACE);
 	if (ret != 0) {
 		talloc_free(cl);

@@ -592,7 +592,9 @@ static int grace_purge(struct store_txn *txn, struct grace_txn *gt,
 
 struct count_epoch_state {
 	uint64_t epoch;
-	uint64_t count;
+	uint64_t count;		/* records of epoch R */
+	uint64_t current;
+	uint64_t unfinished;	/* re-creates not known to be finished */
 };
 
 static int count_epoch_cb(const uint8_t *key, size_t keylen,
@@ -601,17 +603,25 @@ static int count_epoch_cb(const uint8_t *key, size_t keylen,
 {
 	struct count_epoch_state *state = private_data;
 
-	if (rec != NULL && rec->epoch == state->epoch) {
+	if (rec == NULL) {
+		return 0;
+	}
+	if (rec->epoch == state->epoch) {
 		state->count += 1;
+	} else if (rec->epoch == state->current &&
+		   rec->prev_epoch == state->epoch &&
+		   !(rec->flags & RECORD_F_SESSION)) {
+		state->unfinished += 1;
 	}
 	return 0;
 }
 
-int grace_count_recovery(struct store_context *store,
-			 const struct grace_record *g, uint64_t *count)
+int grace_count_unfinished(struct store_context *store,
+			   const struct grace_record *g, uint64_t *count)
 {
 	struct count_epoch_state state = {
 		.epoch = g->recovery,
+		.current = g->current,
 	};
 	int ret;
 
@@ -620,7 +630,7 @@ int grace_count_recovery(struct store_context *store,
 		return 0;
 	}
 	ret = grace_clients_traverse(store, count_epoch_cb, &state);
-	*count = state.count;
+	*count = state.count + state.unfinished;
 	return ret;
 }
 
@@ -698,7 +708,14 @@ bool grace_cluster_enforcing(const struct grace_record *g,
 	return true;
 }
 
-/* No record of epoch R is left: every client reclaimed somewhere */
+/*
+ * Every client finished its reclaim: no record of epoch R is left, and
+ * every re-create of this grace is known to come from a v4.1+ client's
+ * RECLAIM_COMPLETE (RECORD_F_SESSION).  A v4.0 client's record is
+ * re-created at its first reclaimed OPEN, before its lock reclaims, so it
+ * does not finish anything (model counterexample 1); its grace ends at
+ * the deadline.  remaining counts both kinds (grace_count_unfinished).
+ */
 static bool grace_reclaim_finished(uint64_t remaining)
 {
 	return remaining == 0;
@@ -721,7 +738,9 @@ static int grace_lift(struct store_txn *txn, struct grace_txn *gt,
 {
 	struct count_epoch_state state = {
 		.epoch = gt->g.recovery,
+		.current = gt->g.current,
 	};
+	uint64_t remaining;
 	int ret;
 
 	if (gt->g.recovery == 0) {
@@ -735,16 +754,19 @@ static int grace_lift(struct store_txn *txn, struct grace_txn *gt,
 	if (ret != 0) {
 		return ret;
 	}
-	if (!grace_may_lift(gt, op, state.count)) {
-		D_INFO("Lift: not yet (%llu clients may still reclaim, %lld s "
-		       "to the deadline)", (unsigned long long)state.count,
+	remaining = state.count + state.unfinished;
+	if (!grace_may_lift(gt, op, remaining)) {
+		D_INFO("Lift: not yet (%llu clients may still reclaim, %llu "
+		       "v4.0 reclaims may go on, %lld s to the deadline)",
+		       (unsigned long long)state.count,
+		       (unsigned long long)state.unfinished,
 		       (long long)(gt->g.deadline - gt->now));
 		op->status = -EAGAIN;
 		return 0;
 	}
 	D_NOTICE("Lifting cluster grace of recovery epoch %llu (%s)",
 		 (unsigned long long)gt->g.recovery,
-		 op->force ? "forced" : state.count == 0 ?
+		 op->force ? "forced" : remaining == 0 ?
 		 "every client reclaimed" : "deadline passed");
 	ret = grace_purge(txn, gt, &op->purged);
 	if (ret != 0) {

@@ -204,10 +204,12 @@ const struct grace_member *grace_member_find(const struct grace_record *g,
 					     uint32_t pnn);
 
 /**
- * @brief Count the records of epoch R in the local copy.
+ * @brief Count, in the local copy, the clients whose reclaim is not
+ * known to be finished: records of epoch R, and re-creates of this grace
+ * without RECORD_F_SESSION (a v4.0 client may still reclaim locks).
  */
-int grace_count_recovery(struct store_context *store,
-			 const struct grace_record *g, uint64_t *count);
+int grace_count_unfinished(struct store_context *store,
+			   const struct grace_record *g, uint64_t *count);
 
 /**
  * @brief Read the grace record from the local copy (no transaction).

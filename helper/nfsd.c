@@ -1,11 +1,16 @@
 /*
- * /proc/fs/nfsd grace controls (spec/knfsd-upcalls.md §7) and the nfsd
- * restart command.
+ * /proc/fs/nfsd grace controls (spec/knfsd-upcalls.md §7), the nfsd
+ * restart command and the versions nfsd serves.
  *
  * The restart command runs in its own process group with its output on
  * a pipe; EOF on the pipe means it finished (or closed its output), and
  * the timer kills the whole group if it hangs.  As in CTDB's run_proc,
  * the child is owned by the request: freeing the request kills it.
+ *
+ * <procfs>/versions is read by such a child too: the kernel takes
+ * nfsd_mutex to answer, and a starting nfsd holds that mutex while it
+ * waits for cltrackd's GraceStart reply, so reading it in cltrackd
+ * itself could deadlock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +72,7 @@ int nfsd_in_grace(const char *procfs_dir, bool *in_grace)
 
 struct nfsd_restart_state {
 	struct tevent_context *ev;
+	const char *what;	/* for the log */
 	pid_t pid;
 	int fd;
 	struct tevent_fd *fde;
@@ -97,9 +103,33 @@ static int nfsd_restart_state_destructor(struct nfsd_restart_state *state)
 	return 0;
 }
 
-struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
-				     struct tevent_context *ev,
-				     const char *command, int timeout_secs)
+/* The child of nfsd_versions_send: copy the file to stdout */
+static void nfsd_child_cat(const char *path)
+{
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		_exit(1);
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n <= 0 || write(1, buf, (size_t)n) != n) {
+		_exit(1);
+	}
+	_exit(0);
+}
+
+/*
+ * Run, in a child with its own process group and its output on a pipe,
+ * /bin/sh -c command, or (path != NULL) nfsd_child_cat(path).
+ */
+static struct tevent_req *nfsd_child_send(TALLOC_CTX *mem_ctx,
+					  struct tevent_context *ev,
+					  const char *what,
+					  const char *command,
+					  const char *path, int timeout_secs)
 {
 	struct tevent_req *req = NULL;
 	struct nfsd_restart_state *state = NULL;
@@ -111,11 +141,12 @@ struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	state->ev = ev;
+	state->what = what;
 	state->fd = -1;
 	state->pid = -1;
 	talloc_set_destructor(state, nfsd_restart_state_destructor);
 
-	if (command == NULL || command[0] == '\0') {
+	if (path == NULL && (command == NULL || command[0] == '\0')) {
 		tevent_req_error(req, ENOENT);
 		return tevent_req_post(req, ev);
 	}
@@ -141,6 +172,9 @@ struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
 		}
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
+		if (path != NULL) {
+			nfsd_child_cat(path);
+		}
 		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 		_exit(127);
 	}
@@ -157,7 +191,20 @@ struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
 		tevent_req_error(req, ENOMEM);
 		return tevent_req_post(req, ev);
 	}
-	D_NOTICE("Running nfsd restart command: %s", command);
+	return req;
+}
+
+struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
+				     struct tevent_context *ev,
+				     const char *command, int timeout_secs)
+{
+	struct tevent_req *req = NULL;
+
+	req = nfsd_child_send(mem_ctx, ev, "nfsd restart command", command,
+			      NULL, timeout_secs);
+	if (req != NULL && tevent_req_is_in_progress(req)) {
+		D_NOTICE("Running nfsd restart command: %s", command);
+	}
 	return req;
 }
 
@@ -200,7 +247,7 @@ static void nfsd_restart_output(struct tevent_context *ev,
 	}
 	state->output[state->outlen] = '\0';
 	if (state->status != 0) {
-		D_ERR("nfsd restart command failed with status %d: %s",
+		D_ERR("%s failed with status %d: %s", state->what,
 		      state->status, state->output);
 	}
 	tevent_req_done(req);
@@ -212,8 +259,10 @@ static void nfsd_restart_timeout(struct tevent_context *ev,
 {
 	struct tevent_req *req = talloc_get_type_abort(
 		private_data, struct tevent_req);
+	struct nfsd_restart_state *state = tevent_req_data(
+		req, struct nfsd_restart_state);
 
-	D_ERR("nfsd restart command timed out; killed it");
+	D_ERR("%s timed out; killed it", state->what);
 	/* The destructor kills the process group */
 	tevent_req_error(req, ETIMEDOUT);
 }
@@ -228,5 +277,75 @@ int nfsd_restart_recv(struct tevent_req *req, int *status)
 		return err;
 	}
 	*status = state->status;
+	return 0;
+}
+
+struct tevent_req *nfsd_versions_send(TALLOC_CTX *mem_ctx,
+				      struct tevent_context *ev,
+				      const char *procfs_dir, int timeout_secs)
+{
+	char *path = NULL;
+	struct tevent_req *req = NULL;
+
+	path = talloc_asprintf(mem_ctx, "%s/versions", procfs_dir);
+	if (path == NULL) {
+		return NULL;
+	}
+	req = nfsd_child_send(mem_ctx, ev, "Reading nfsd's versions", NULL,
+			      path, timeout_secs);
+	talloc_free(path);
+	return req;
+}
+
+int nfsd_versions_recv(struct tevent_req *req, bool *v40)
+{
+	struct nfsd_restart_state *state = tevent_req_data(
+		req, struct nfsd_restart_state);
+	int err;
+
+	if (tevent_req_is_errno(req, &err)) {
+		return err;
+	}
+	if (state->status != 0) {
+		return ENOENT;
+	}
+	return nfsd_versions_parse(state->output, v40);
+}
+
+/*
+ * "-2 +3 +4 +4.0 +4.1 +4.2": the kernel prints every major version it
+ * has, then for 4 each minor version (older kernels print no minors).
+ * NFSv4.0 counts as served unless "-4.0" or "-4" says otherwise.
+ */
+int nfsd_versions_parse(const char *text, bool *v40)
+{
+	bool served = true;
+	bool any = false;
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t len;
+
+		while (*p == ' ' || *p == '\n' || *p == '\t') {
+			p++;
+		}
+		len = strcspn(p, " \n\t");
+		if (len == 0) {
+			break;
+		}
+		if (p[0] != '+' && p[0] != '-') {
+			return EINVAL;
+		}
+		any = true;
+		if ((len == 4 && strncmp(p + 1, "4.0", 3) == 0) ||
+		    (len == 2 && p[1] == '4')) {
+			served = (p[0] == '+');
+		}
+		p += len;
+	}
+	if (!any) {
+		return EINVAL;
+	}
+	*v40 = served;
 	return 0;
 }

@@ -34,4 +34,20 @@ struct tevent_req *nfsd_restart_send(TALLOC_CTX *mem_ctx,
 				     const char *command, int timeout_secs);
 int nfsd_restart_recv(struct tevent_req *req, int *status);
 
+/**
+ * @brief Read <procfs_dir>/versions in a child process (the kernel may
+ * hold nfsd_mutex while nfsd starts); nfsd_versions_recv() says whether
+ * NFSv4.0 is served.  ENOENT: the file could not be read.
+ */
+struct tevent_req *nfsd_versions_send(TALLOC_CTX *mem_ctx,
+				      struct tevent_context *ev,
+				      const char *procfs_dir, int timeout_secs);
+int nfsd_versions_recv(struct tevent_req *req, bool *v40);
+
+/**
+ * @brief Parse the text of <procfs>/versions: *v40 is false only when it
+ * says "-4.0" or "-4".  EINVAL for text that is not a version list.
+ */
+int nfsd_versions_parse(const char *text, bool *v40);
+
 #endif

@@ -108,7 +108,11 @@ OPTS
 # Start node K's emulated nfsd (stopped) reading commands from its FIFO
 emu_spawn() {
 	local k=$1 d="$T/nfs.$1" fd
+	# The emulated clients are v4.1 (they send RECLAIM_COMPLETE): an
+	# nfsd started with rpc.nfsd -N 4.0, so that the lift may follow the
+	# last reclaim (cltrackd reads <procfs>/versions)
 	"$BIN/knfsd-emu" --serve --pipefs "$d/pipefs" --procfs "$d/proc" \
+		--nfs-versions "${EMU_NFS_VERSIONS:--2 +3 +4 -4.0 +4.1 +4.2}" \
 		--grace-time "$KERNEL_GRACE" "$d/emu.fifo" >"$d/emu.log" 2>&1 &
 	EMU_PID[$k]=$!
 	exec {fd}>"$d/emu.fifo"

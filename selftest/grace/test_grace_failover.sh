@@ -16,6 +16,8 @@
 #   and a lift asked of a non-leader is refused and counted
 #   S8  the barrier: no nfsd serves in a new grace until every node
 #       enforces it (one node's nfsd restart is held back)
+#   S9  (with S2/S3) a node that serves NFSv4.0: its clients' re-creates
+#       do not count as finished reclaims (they wait for the deadline)
 #   and, in S5, the node that hands an address back restarts its nfsd
 set -u
 # The grace time must outlast a ctdbd restart (S6, about 15 s here)
@@ -254,6 +256,8 @@ echo "== S2/S3/S4: the leader dies; some clients never reclaim"
 L=$(leader_of 0)
 A=$(( (L + 1) % 3 ))
 B=$(( (L + 2) % 3 ))
+# S9: survivor A's nfsd serves NFSv4.0 from its restart on
+echo "-2 +3 +4 +4.0 +4.1 +4.2" >"$T/nfs.$A/proc/versions"
 node_crash "$L"
 t_kill=$(now)
 check "S2: a new leader is elected" wait_for 30 leader_known "$A" "$L"
@@ -268,6 +272,15 @@ check "S2: the survivors enter the cluster grace" wait_for 30 in_grace_all "$A" 
 reclaim_all "$A" c$A-1 c$A-2 c$L-1 c$L-2
 reclaim_all "$B" c$B-1 c$B-2 c$B-3
 check "S3: held while two clients have not reclaimed" in_grace_all "$A" "$B"
+session_of() {
+	cltrack_on "$1" list --json 2>/dev/null | tr -d ' \n' |
+		grep -o "\"id\":\"$2\"[^}]*\"session\":[a-z]*" |
+		sed 's/.*"session"://'
+}
+check "S9: a reclaim on the NFSv4.0 node is not a finished one" \
+	test "$(session_of "$A" "c$A-1")" = false
+check "S9: a reclaim on a v4.1-only node is" \
+	test "$(session_of "$A" "c$B-1")" = true
 if wait_for $((GRACE_TIME + 20)) lifted_all "$A" "$B"; then
 	ok "S2/S4: the new leader lifted without the dead one"
 	echo "TIME: S2 leader kill to lift at the deadline: $(elapsed "$t_kill" "$(now)") s"
@@ -281,6 +294,7 @@ check "S3: the two unreclaimed clients were purged" unreclaimed_gone
 check "S3: nobody else was purged (7 left)" test "$(records_total "$A")" = 7
 check "S4: the dead node stays dead and the cluster serves on" \
 	test "$(status_field "$A" recovery_epoch)" = 0
+echo "-2 +3 +4 -4.0 +4.1 +4.2" >"$T/nfs.$A/proc/versions"
 
 ###########################################################################
 echo "== S6: ctdbd restarts on one node during grace"

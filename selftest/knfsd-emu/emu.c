@@ -109,6 +109,8 @@ void emu_opts_init(struct emu_opts *opts)
 		.opener_wait_ms = 1000,
 		.no_reader_ms = 30000,
 		.hang_ms = 10000,
+		/* 6.1's defaults: NFSv4.0 served */
+		.nfs_versions = "-2 +3 +4 +4.0 +4.1 +4.2",
 	};
 }
 

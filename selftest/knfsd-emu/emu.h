@@ -51,6 +51,7 @@ struct emu_opts {
 	unsigned opener_wait_ms;	/* v1/v2 init waits this for an open */
 	unsigned no_reader_ms;		/* rpc_pipefs RPC_UPCALL_TIMEOUT */
 	unsigned hang_ms;		/* a blocked nfsd thread counts as hung */
+	const char *nfs_versions;	/* written to <procfs>/versions */
 	bool verbose;			/* story output on stdout */
 };
 

@@ -102,6 +102,17 @@ int emu_proc_init(struct emu *emu)
 	if (ret != 0) {
 		return ret;
 	}
+	if (emu->opts.nfs_versions != NULL) {
+		char *v = talloc_asprintf(emu, "%s\n",
+					  emu->opts.nfs_versions);
+
+		ret = (v == NULL) ? ENOMEM :
+			emu_proc_write(emu, "versions", v);
+		talloc_free(v);
+		if (ret != 0) {
+			return ret;
+		}
+	}
 	emu_proc_set_end_grace(emu, false);
 	return 0;
 }

@@ -712,6 +712,7 @@ int main(int argc, const char **argv)
 	struct cli cli = {};
 	char *pipefs = NULL;
 	char *procfs = NULL;
+	char *nfs_versions = NULL;
 	char *profile = NULL;
 	int version_max = 2;
 	int grace_time = 90;
@@ -736,6 +737,9 @@ int main(int argc, const char **argv)
 		  "A: 5.x/6.x kernels, B: newest tree", "A|B" },
 		{ "grace-time", 0, POPT_ARG_INT, &grace_time, 0,
 		  "grace period in seconds", "S" },
+		{ "nfs-versions", 0, POPT_ARG_STRING, &nfs_versions, 0,
+		  "what <procfs>/versions says (default: 4.0 served)",
+		  "\"-2 +3 +4 +4.0 +4.1 +4.2\"" },
 		{ "opener-wait", 0, POPT_ARG_INT, &opener_wait, 0,
 		  "how long nfsd start waits for the daemon", "MS" },
 		{ "hang", 0, POPT_ARG_INT, &hang, 0,
@@ -774,6 +778,9 @@ int main(int argc, const char **argv)
 	emu_opts_init(&opts);
 	opts.pipefs_dir = pipefs;
 	opts.procfs_dir = procfs;
+	if (nfs_versions != NULL) {
+		opts.nfs_versions = nfs_versions;
+	}
 	opts.version_max = version_max;
 	opts.profile = profile != NULL ? profile[0] : 'A';
 	opts.grace_time = (unsigned)grace_time;
@@ -813,6 +820,7 @@ done:
 	/* popt malloc()s string arguments; the emulator used them until here */
 	free(pipefs);
 	free(procfs);
+	free(nfs_versions);
 	free(profile);
 	return ret;
 }

@@ -84,11 +84,29 @@ static struct grace_op run_op(struct test_ctx *t, int node,
 	return t->last;
 }
 
+static int all_cb(const uint8_t *key, size_t keylen, const uint8_t *id,
+		  size_t idlen, const struct client_record *rec,
+		  void *private_data)
+{
+	(*(unsigned *)private_data)++;
+	return 0;
+}
+
+static unsigned records(struct test_ctx *t)
+{
+	unsigned n = 0;
+
+	assert_int_equal(grace_clients_traverse(t->store, all_cb, &n), 0);
+	return n;
+}
+
+/* Creates are of v4.1+ clients (RECLAIM_COMPLETE) unless said otherwise */
 static struct grace_op run(struct test_ctx *t, int node,
 			   enum grace_op_type type, const char *id)
 {
 	struct grace_op op = {
 		.type = type,
+		.flags = (type == GRACE_OP_CREATE) ? RECORD_F_SESSION : 0,
 	};
 
 	if (id != NULL) {
@@ -545,6 +563,55 @@ static void test_nfsd_stopped_undoes_own_recreates(void **state)
 	assert_int_equal(t->last.purged, 0);
 }
 
+/*
+ * Model counterexample 1: a v4.0 client's record is re-created at its
+ * first reclaimed OPEN, before its lock reclaims; that does not finish
+ * its reclaim, so the fast path must not lift.  The deadline does, and
+ * keeps the record.
+ */
+static void test_v40_recreate_does_not_finish(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op v40 = {
+		.type = GRACE_OP_CREATE,
+		.idlen = 3,
+		.id = "old",
+	};
+	struct grace_record g;
+	int i;
+
+	run_op(t, 0, v40);
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	assert_int_equal(run_op(t, 0, v40).status, 0);
+	assert_int_equal(lift(t, 2, false).status, -EAGAIN);
+
+	/* a v4.1 reclaim of the same client finishes it */
+	run(t, 1, GRACE_OP_CREATE, "old");
+	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
+
+	/* next grace: the v4.0 re-create waits for the deadline */
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	run_op(t, 0, v40);
+	assert_int_equal(lift(t, 2, false).status, -EAGAIN);
+	g = epochs(t);
+	g.deadline = 1;
+	{
+		uint8_t buf[RECORD_GRACE_FIXED +
+			    RECORD_MAX_MEMBERS * RECORD_MEMBER_SIZE];
+		size_t len = grace_record_push(&g, buf, sizeof(buf));
+
+		assert_true(len > 0);
+		set_grace(t, buf, len);
+	}
+	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
+	assert_int_equal(t->last.purged, 0);
+	assert_int_equal(records(t), 1);
+}
+
 static void test_cluster_enforcing_predicate(void **state)
 {
 	struct test_ctx *t = *state;
@@ -606,6 +673,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cluster_enforcing_predicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_v40_recreate_does_not_finish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_every_node,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_reclaims,

@@ -147,9 +147,77 @@ static void test_restart_timeout_kills_group(void **state)
 	assert_true(process_dead(pid));
 }
 
+static void test_versions_parse(void **state)
+{
+	bool v40 = false;
+
+	/* 6.1 with its defaults, and with rpc.nfsd -N 4.0 */
+	assert_int_equal(nfsd_versions_parse("-2 +3 +4 +4.0 +4.1 +4.2\n",
+					     &v40), 0);
+	assert_true(v40);
+	assert_int_equal(nfsd_versions_parse("-2 +3 +4 -4.0 +4.1 +4.2\n",
+					     &v40), 0);
+	assert_false(v40);
+	/* no NFSv4 at all; an old kernel that prints no minors */
+	assert_int_equal(nfsd_versions_parse("+3 -4 -4.0 -4.1 -4.2", &v40),
+			 0);
+	assert_false(v40);
+	assert_int_equal(nfsd_versions_parse("+2 +3 +4\n", &v40), 0);
+	assert_true(v40);
+	/* "-4.1" is not "-4" */
+	assert_int_equal(nfsd_versions_parse("+4 +4.0 -4.1", &v40), 0);
+	assert_true(v40);
+	/* not a version list: v40 untouched */
+	v40 = false;
+	assert_int_equal(nfsd_versions_parse("", &v40), EINVAL);
+	assert_int_equal(nfsd_versions_parse("\n", &v40), EINVAL);
+	assert_int_equal(nfsd_versions_parse("4.0", &v40), EINVAL);
+	assert_int_equal(nfsd_versions_parse("+4 garbage", &v40), EINVAL);
+	assert_false(v40);
+}
+
+static int read_versions(struct test_ctx *t, bool *v40)
+{
+	struct tevent_req *req = nfsd_versions_send(t, t->ev, t->dir, 5);
+	int ret;
+
+	assert_non_null(req);
+	assert_true(tevent_req_poll(req, t->ev));
+	ret = nfsd_versions_recv(req, v40);
+	talloc_free(req);
+	return ret;
+}
+
+/* The file is read by a child (nfsd_mutex may block it) */
+static void test_versions_read(void **state)
+{
+	struct test_ctx *t = *state;
+	char path[128];
+	bool v40 = true;
+	FILE *f = NULL;
+
+	assert_int_equal(read_versions(t, &v40), ENOENT);
+	snprintf(path, sizeof(path), "%s/versions", t->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("+3 +4 -4.0 +4.1 +4.2\n", f);
+	fclose(f);
+	assert_int_equal(read_versions(t, &v40), 0);
+	assert_false(v40);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("+3 +4 +4.0 +4.1 +4.2\n", f);
+	fclose(f);
+	assert_int_equal(read_versions(t, &v40), 0);
+	assert_true(v40);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_versions_parse),
+		cmocka_unit_test_setup_teardown(test_versions_read, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_end_grace, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart_status, setup,
