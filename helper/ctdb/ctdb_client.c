@@ -846,6 +846,90 @@ int ctdb_client_nodemap_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 }
 
 /*
+ * Public addresses
+ */
+
+struct ctdb_client_public_ips_state {
+	struct ctdb_public_ip_list *list;
+};
+
+static void ctdb_client_public_ips_done(struct tevent_req *subreq);
+
+struct tevent_req *ctdb_client_public_ips_send(TALLOC_CTX *mem_ctx,
+					       struct tevent_context *ev,
+					       struct ctdb_client *client,
+					       uint32_t timeout_ms)
+{
+	struct tevent_req *req = NULL;
+	struct tevent_req *subreq = NULL;
+	struct ctdb_client_public_ips_state *state = NULL;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct ctdb_client_public_ips_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	/* flags 0: every configured address, as "ctdb ip" asks (header) */
+	subreq = ctdb_client_control_send(state, ev, client,
+					  CTDB_CURRENT_NODE,
+					  CTDB_CONTROL_GET_PUBLIC_IPS, 0, 0,
+					  NULL, 0, timeout_ms);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, ctdb_client_public_ips_done, req);
+	return req;
+}
+
+static void ctdb_client_public_ips_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(
+		subreq, struct tevent_req);
+	struct ctdb_client_public_ips_state *state = tevent_req_data(
+		req, struct ctdb_client_public_ips_state);
+	uint8_t *data = NULL;
+	size_t datalen = 0;
+	int32_t status;
+	int ret;
+
+	ret = ctdb_client_control_recv(subreq, state, &status, &data,
+				       &datalen, NULL);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		tevent_req_error(req, ret);
+		return;
+	}
+	if (status != 0) {
+		D_ERR("ctdb: GET_PUBLIC_IPS failed, status=%d", status);
+		tevent_req_error(req, EIO);
+		return;
+	}
+	ret = ctdb_public_ip_list_pull(state, data, datalen, &state->list);
+	if (ret != 0) {
+		D_ERR("ctdb: malformed GET_PUBLIC_IPS reply (%zu bytes), "
+		      "ret=%d", datalen, ret);
+		tevent_req_error(req, ret);
+		return;
+	}
+	tevent_req_done(req);
+}
+
+int ctdb_client_public_ips_recv(struct tevent_req *req,
+				TALLOC_CTX *mem_ctx,
+				struct ctdb_public_ip_list **list)
+{
+	struct ctdb_client_public_ips_state *state = tevent_req_data(
+		req, struct ctdb_client_public_ips_state);
+	int err;
+
+	if (tevent_req_is_errno(req, &err)) {
+		return err;
+	}
+	*list = talloc_move(mem_ctx, &state->list);
+	return 0;
+}
+
+/*
  * Messages and srvids
  */
 

@@ -142,6 +142,31 @@ int ctdb_client_nodemap_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 			     struct ctdb_nodemap **map);
 
 /**
+ * @brief GET_PUBLIC_IPS of the local node: the public addresses in its
+ * own configuration, each with the PNN that (as the local node knows it)
+ * hosts it, or CTDB_UNKNOWN_PNN when none does.
+ *
+ * The request flags are 0, as "ctdb ip" sends them
+ * (ctdb/tools/ctdb.c control_ip: ctdb_ctrl_get_public_ips(...,
+ * available_only = false)): every configured address, hosted or not.
+ * CTDB_PUBLIC_IP_FLAGS_ONLY_AVAILABLE would drop those the node could
+ * not take over now, which is not what a caller asking "who holds
+ * what" wants.  An address configured only on other nodes is not in
+ * this node's list ("ctdb ip all" merges every node's list for that).
+ * The order is ctdbd's; "ctdb ip" sorts by address.
+ *
+ * recv: 0; the transport's ETIMEDOUT or ENOTCONN; EIO for a non-zero
+ * status; EMSGSIZE or EPROTO for a reply that does not parse.
+ */
+struct tevent_req *ctdb_client_public_ips_send(TALLOC_CTX *mem_ctx,
+					       struct tevent_context *ev,
+					       struct ctdb_client *client,
+					       uint32_t timeout_ms);
+int ctdb_client_public_ips_recv(struct tevent_req *req,
+				TALLOC_CTX *mem_ctx,
+				struct ctdb_public_ip_list **list);
+
+/**
  * @brief Queue a message to destnode (a PNN or CTDB_BROADCAST_*).
  *
  * For a srvid in the 0xEE range our PNN is put in front of the payload.

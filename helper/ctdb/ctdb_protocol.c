@@ -3,6 +3,7 @@
  * through a bounds-checked cursor in host byte order; nothing casts a
  * buffer to a struct.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -680,6 +681,117 @@ int ctdb_nodemap_push(TALLOC_CTX *mem_ctx, const struct ctdb_nodemap *map,
 	*buf = p;
 	*buflen = len;
 	return 0;
+}
+
+/*
+ * Public addresses
+ */
+
+int ctdb_public_ip_list_pull(TALLOC_CTX *mem_ctx, const uint8_t *buf,
+			     size_t buflen,
+			     struct ctdb_public_ip_list **result)
+{
+	struct ctdb_public_ip_list *list = NULL;
+	struct cursor c;
+	uint32_t num, i;
+	int ret;
+
+	cur_init(&c, buf, buflen);
+	num = h_pull32(&c);
+	/*
+	 * ctdbd sends exactly 4 + num * 32 bytes: anything else is a reply
+	 * we do not understand, not one to read a prefix of.
+	 */
+	if (c.err || (buflen - 4) % CTDB_PUBLIC_IP_LEN != 0 ||
+	    num != (buflen - 4) / CTDB_PUBLIC_IP_LEN) {
+		return EMSGSIZE;
+	}
+	list = talloc_zero(mem_ctx, struct ctdb_public_ip_list);
+	if (list == NULL) {
+		return ENOMEM;
+	}
+	list->num = num;
+	list->ip = talloc_zero_array(list, struct ctdb_public_ip, num + 1);
+	if (list->ip == NULL) {
+		talloc_free(list);
+		return ENOMEM;
+	}
+	for (i = 0; i < num; i++) {
+		const uint8_t *sa = NULL;
+
+		list->ip[i].pnn = h_pull32(&c);
+		sa = cur_pull_bytes(&c, CTDB_SOCKADDR_LEN);
+		if (c.err) {
+			talloc_free(list);
+			return EMSGSIZE;
+		}
+		ret = ctdb_sockaddr_pull(sa, CTDB_SOCKADDR_LEN,
+					 &list->ip[i].addr);
+		if (ret != 0) {
+			talloc_free(list);
+			return ret;
+		}
+	}
+	*result = list;
+	return 0;
+}
+
+int ctdb_public_ip_list_push(TALLOC_CTX *mem_ctx,
+			     const struct ctdb_public_ip_list *list,
+			     uint8_t **buf, size_t *buflen)
+{
+	size_t len;
+	uint8_t *p = NULL;
+	struct cursor c;
+	uint32_t i;
+
+	if (list->num > (CTDB_MAX_PACKET - 4) / CTDB_PUBLIC_IP_LEN) {
+		return EMSGSIZE;
+	}
+	for (i = 0; i < list->num; i++) {
+		sa_family_t family = list->ip[i].addr.ss_family;
+
+		if (family != AF_INET && family != AF_INET6) {
+			return EINVAL;
+		}
+	}
+	len = 4 + (size_t)list->num * CTDB_PUBLIC_IP_LEN;
+	p = talloc_zero_array(mem_ctx, uint8_t, len);
+	if (p == NULL) {
+		return ENOMEM;
+	}
+	cur_init(&c, p, len);
+	h_push32(&c, list->num);
+	for (i = 0; i < list->num; i++) {
+		h_push32(&c, list->ip[i].pnn);
+		ctdb_sockaddr_push(&list->ip[i].addr, p + c.ofs);
+		c.ofs += CTDB_SOCKADDR_LEN;
+	}
+	*buf = p;
+	*buflen = len;
+	return 0;
+}
+
+const char *ctdb_sockaddr_string(const struct sockaddr_storage *ss,
+				 char buf[CTDB_ADDR_STRLEN])
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	const char *s = NULL;
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(&sin, ss, sizeof(sin));
+		s = inet_ntop(AF_INET, &sin.sin_addr, buf, CTDB_ADDR_STRLEN);
+	} else if (ss->ss_family == AF_INET6) {
+		memcpy(&sin6, ss, sizeof(sin6));
+		s = inet_ntop(AF_INET6, &sin6.sin6_addr, buf,
+			      CTDB_ADDR_STRLEN);
+	}
+	if (s == NULL) {
+		snprintf(buf, CTDB_ADDR_STRLEN, "(family %u)",
+			 (unsigned)ss->ss_family);
+	}
+	return buf;
 }
 
 /*

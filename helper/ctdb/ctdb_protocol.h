@@ -50,6 +50,15 @@
  * sockaddr: Linux sockaddr_in / sockaddr_in6 in memory: family u16 (host
  * order), port u16 (network order), address (network order), zeros.
  *
+ * Public addresses (GET_PUBLIC_IPS reply): num u32, then num x
+ *   { pnn u32, sockaddr (28 bytes) } = 32 bytes each, nothing after.
+ * Upstream's struct ctdb_public_ip is { uint32_t pnn; ctdb_sock_addr addr; }
+ * with ctdb_sock_addr a union of sockaddr, sockaddr_in (16 bytes) and
+ * sockaddr_in6 (28 bytes, 4-byte aligned): no padding anywhere, and
+ * ctdbd sizes the reply as 4 + num * 32 (ctdb/protocol/protocol.h,
+ * protocol_types.c ctdb_public_ip_list_push; ctdb/server/
+ * ctdb_takeover.c ctdb_control_get_public_ips).
+ *
  * cltrack message (our 0xEE srvids; ctdbd rewrites srcnode on delivery,
  * so the sender is in the payload):
  *   sender_pnn u32 @0, pad u32 @4, payload @8
@@ -60,6 +69,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <talloc.h>
 
@@ -77,6 +87,7 @@
 #define CTDB_G_LOCK_ENTRY_LEN		32
 #define CTDB_SOCKADDR_LEN		28
 #define CTDB_NODE_LEN			(8 + CTDB_SOCKADDR_LEN)
+#define CTDB_PUBLIC_IP_LEN		(4 + CTDB_SOCKADDR_LEN)
 #define CTDB_REC_HDR_LEN		16
 #define CTDB_CLTRACK_MSG_HDR_LEN	8
 
@@ -109,6 +120,7 @@ enum ctdb_control_opcode {
 	CTDB_CONTROL_GET_RECMASTER = 31,
 	CTDB_CONTROL_GET_PNN = 35,
 	CTDB_CONTROL_DB_ATTACH_PERSISTENT = 61,
+	CTDB_CONTROL_GET_PUBLIC_IPS = 90,
 	CTDB_CONTROL_GET_NODEMAP = 91,
 	CTDB_CONTROL_TRANS3_COMMIT = 119,
 	CTDB_CONTROL_GET_DB_SEQNUM = 120,
@@ -119,6 +131,12 @@ enum ctdb_control_opcode {
 };
 
 #define CTDB_CTRL_FLAG_NOREPLY		0x1
+/*
+ * GET_PUBLIC_IPS only: leave out the addresses the node could not host
+ * now (upstream CTDB_PUBLIC_IP_FLAGS_ONLY_AVAILABLE, in the opcode-specific
+ * top 16 bits of flags).  We do not send it (ctdb_client_public_ips_send).
+ */
+#define CTDB_PUBLIC_IP_FLAGS_ONLY_AVAILABLE	0x00010000
 
 enum ctdb_runstate {
 	CTDB_RUNSTATE_UNKNOWN = 0,
@@ -248,6 +266,21 @@ struct ctdb_nodemap {
 	struct ctdb_node *nodes;
 };
 
+/*
+ * One entry of the GET_PUBLIC_IPS reply: pnn is the node that, as far as
+ * the answering node knows, hosts addr; CTDB_UNKNOWN_PNN (-1) when no node
+ * does.
+ */
+struct ctdb_public_ip {
+	uint32_t pnn;
+	struct sockaddr_storage addr;
+};
+
+struct ctdb_public_ip_list {
+	uint32_t num;
+	struct ctdb_public_ip *ip;
+};
+
 struct ctdb_rec {
 	const uint8_t *key;
 	uint32_t keylen;
@@ -331,6 +364,30 @@ int ctdb_nodemap_pull(TALLOC_CTX *mem_ctx, const uint8_t *buf,
 		      size_t buflen, struct ctdb_nodemap **result);
 int ctdb_nodemap_push(TALLOC_CTX *mem_ctx, const struct ctdb_nodemap *map,
 		      uint8_t **buf, size_t *buflen);
+
+/*
+ * GET_PUBLIC_IPS reply.  Pull refuses (EMSGSIZE) a count that does not
+ * fill the buffer exactly, short or long, and (EPROTO) an address that is
+ * neither AF_INET nor AF_INET6.  Push (for tests and fakes) refuses
+ * (EINVAL) such an address, so that whatever it writes pulls back.
+ */
+int ctdb_public_ip_list_pull(TALLOC_CTX *mem_ctx, const uint8_t *buf,
+			     size_t buflen,
+			     struct ctdb_public_ip_list **result);
+int ctdb_public_ip_list_push(TALLOC_CTX *mem_ctx,
+			     const struct ctdb_public_ip_list *list,
+			     uint8_t **buf, size_t *buflen);
+
+/* Room for any address ctdb_sockaddr_string writes, NUL included */
+#define CTDB_ADDR_STRLEN		INET6_ADDRSTRLEN
+
+/*
+ * The address alone, without the port, as inet_ntop() and "ctdb ip"
+ * print it; "(family N)" for any other family.  Returns buf, so that it
+ * can go straight into a log call.
+ */
+const char *ctdb_sockaddr_string(const struct sockaddr_storage *ss,
+				 char buf[CTDB_ADDR_STRLEN]);
 
 /* Record buffer: db_id, count, records */
 int ctdb_rec_buffer_push(TALLOC_CTX *mem_ctx, uint32_t db_id,

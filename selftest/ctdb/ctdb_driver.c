@@ -20,6 +20,8 @@
  *   listen SRVID SECS        print messages for SRVID
  *   send DEST SRVID TEXT     send a message
  *   leader                   wait for a leader broadcast, print it
+ *   publicips                GET_PUBLIC_IPS of the node: "ADDRESS PNN" per
+ *                            line, PNN -1 when unassigned (as ctdb -X ip)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -801,6 +803,32 @@ static int cmd_leader(struct driver *d)
 	return 0;
 }
 
+static int cmd_publicips(struct driver *d)
+{
+	struct tevent_req *req = NULL;
+	struct ctdb_public_ip_list *list = NULL;
+	char addr[CTDB_ADDR_STRLEN];
+	uint32_t i;
+	int ret;
+
+	req = ctdb_client_public_ips_send(d->mem_ctx, d->ev, d->client, 5000);
+	ret = wait_req(d, req);
+	if (ret == 0) {
+		ret = ctdb_client_public_ips_recv(req, d->mem_ctx, &list);
+	}
+	TALLOC_FREE(req);
+	if (ret != 0) {
+		fprintf(stderr, "GET_PUBLIC_IPS failed: %s\n", strerror(ret));
+		return 1;
+	}
+	for (i = 0; i < list->num; i++) {
+		printf("%s %d\n", ctdb_sockaddr_string(&list->ip[i].addr, addr),
+		       (int)list->ip[i].pnn);
+	}
+	talloc_free(list);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: ctdb_driver -s SOCKET [-d DB] COMMAND ...\n"
@@ -878,6 +906,8 @@ int main(int argc, const char **argv)
 			       strtoull(argv[i + 1], NULL, 0), argv[i + 2]);
 	} else if (strcmp(cmd, "leader") == 0) {
 		ret = cmd_leader(&d);
+	} else if (strcmp(cmd, "publicips") == 0) {
+		ret = cmd_publicips(&d);
 	} else {
 		usage();
 	}

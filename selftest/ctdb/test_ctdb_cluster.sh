@@ -4,7 +4,8 @@
 # (selftest/cluster/cluster.sh): conformance, cross-node visibility,
 # interoperability with the ctdb CLI, concurrent committers, a node
 # killed during commits and its catch-up, a dead g_lock holder, messages,
-# the leader, and reconnecting after ctdbd restarts.
+# the leader, GET_PUBLIC_IPS against "ctdb ip", and reconnecting after
+# ctdbd restarts.
 #
 # Needs root and the ctdb package.  On a shared machine, point the
 # cluster at its own addresses, e.g.
@@ -107,6 +108,34 @@ leader=$(echo "$out" | sed -n 's/^leader=//p')
 cli_leader=$("$CLUSTER" leader "$CL" 2>/dev/null)
 check "leader_matches_ctdb_leader ($leader = $cli_leader)" \
 	test "$leader" = "$cli_leader"
+
+# --- GET_PUBLIC_IPS: on every node, our client sees the addresses and
+# their hosts exactly as "ctdb -X ip" there does (it also asks one node,
+# with flags 0; it prints |ADDRESS|PNN| with -1 for unassigned).  The
+# cluster has one public address per node, so three, all hosted.
+public_ips_cli()
+{
+	timeout 20 "$CLUSTER" ctdb "$CL" "$1" -X ip 2>/dev/null |
+		awk -F'|' 'NR > 1 { print $2, $3 }' | sort
+}
+
+for k in 0 1 2; do
+	# A takeover run between the two reads would differ honestly:
+	# compare again, a few times, before calling it a mismatch.
+	for try in 1 2 3; do
+		ours=$(drv "$k" publicips | sort)
+		theirs=$(public_ips_cli "$k")
+		[ -n "$ours" ] && [ "$ours" = "$theirs" ] && break
+		sleep 1
+	done
+	echo "# node $k public addresses (ours): ${ours//$'\n'/, }"
+	[ "$ours" = "$theirs" ] ||
+		echo "# node $k ctdb -X ip: ${theirs//$'\n'/, }"
+	check "public_ips_match_ctdb_ip_node$k (try $try)" \
+		test -n "$ours" -a "$ours" = "$theirs"
+	check "public_ips_three_hosted_node$k" \
+		test "$(grep -cE ' [0-2]$' <<<"$ours")" = 3
+done
 
 # --- §13.8/9: a commit through node 0 is in node 2's copy on return
 s0=$(seqnum 0)

@@ -364,6 +364,210 @@ static void test_sockaddr_nodemap(void **state)
 	talloc_free(buf);
 }
 
+/* Three addresses: hosted IPv4, hosted IPv6, unassigned IPv4 */
+static void public_ips_fill(struct ctdb_public_ip ips[3])
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+	};
+	struct sockaddr_in6 sin6 = {
+		.sin6_family = AF_INET6,
+	};
+
+	memset(ips, 0, 3 * sizeof(ips[0]));
+	inet_pton(AF_INET, "127.0.107.11", &sin.sin_addr);
+	memcpy(&ips[0].addr, &sin, sizeof(sin));
+	ips[0].pnn = 0;
+	inet_pton(AF_INET6, "fd00::6b:c", &sin6.sin6_addr);
+	memcpy(&ips[1].addr, &sin6, sizeof(sin6));
+	ips[1].pnn = 2;
+	inet_pton(AF_INET, "127.0.107.13", &sin.sin_addr);
+	memcpy(&ips[2].addr, &sin, sizeof(sin));
+	ips[2].pnn = CTDB_UNKNOWN_PNN;
+}
+
+static void test_public_ips_round_trip(void **state)
+{
+	struct ctdb_public_ip ips[3];
+	struct ctdb_public_ip_list list = {
+		.num = 3,
+		.ip = ips,
+	};
+	struct ctdb_public_ip_list *out = NULL;
+	char str[CTDB_ADDR_STRLEN];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t i;
+
+	public_ips_fill(ips);
+	assert_int_equal(ctdb_public_ip_list_push(NULL, &list, &buf, &len), 0);
+	/* u32 num, then 32-byte entries: u32 pnn, 28-byte sockaddr */
+	assert_int_equal(len, 4 + 3 * 32);
+	assert_int_equal(h_get32(buf), 3);
+	assert_int_equal(h_get32(buf + 4), 0);
+	assert_int_equal(h_get16(buf + 8), AF_INET);
+	assert_int_equal(buf[12], 127);
+	assert_int_equal(buf[15], 11);
+	assert_int_equal(h_get32(buf + 36), 2);
+	assert_int_equal(h_get16(buf + 40), AF_INET6);
+	/* sin6_addr after family, port and flowinfo: bytes 48-63 */
+	assert_int_equal(buf[48], 0xfd);
+	assert_int_equal(buf[48 + 15], 0x0c);
+	assert_int_equal(h_get32(buf + 68), 0xFFFFFFFF);
+	assert_int_equal(buf[72 + 7], 13);
+
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out), 0);
+	assert_int_equal(out->num, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(out->ip[i].pnn, ips[i].pnn);
+		assert_memory_equal(&out->ip[i].addr, &ips[i].addr,
+				    sizeof(ips[i].addr));
+	}
+	assert_string_equal(ctdb_sockaddr_string(&out->ip[0].addr, str),
+			    "127.0.107.11");
+	assert_string_equal(ctdb_sockaddr_string(&out->ip[1].addr, str),
+			    "fd00::6b:c");
+	assert_int_equal(out->ip[2].pnn, CTDB_UNKNOWN_PNN);
+	talloc_free(out);
+	talloc_free(buf);
+
+	/* No addresses: four bytes */
+	list.num = 0;
+	assert_int_equal(ctdb_public_ip_list_push(NULL, &list, &buf, &len), 0);
+	assert_int_equal(len, 4);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out), 0);
+	assert_int_equal(out->num, 0);
+	talloc_free(out);
+	talloc_free(buf);
+
+	/* Push refuses what pull would refuse */
+	list.num = 3;
+	ips[1].addr.ss_family = AF_UNSPEC;
+	buf = NULL;
+	assert_int_equal(ctdb_public_ip_list_push(NULL, &list, &buf, &len),
+			 EINVAL);
+	assert_null(buf);
+}
+
+static void test_public_ips_malformed(void **state)
+{
+	struct ctdb_public_ip ips[3];
+	struct ctdb_public_ip_list list = {
+		.num = 3,
+		.ip = ips,
+	};
+	struct ctdb_public_ip_list *out = NULL;
+	uint8_t *buf = NULL, *longer = NULL;
+	size_t len = 0, n;
+
+	public_ips_fill(ips);
+	assert_int_equal(ctdb_public_ip_list_push(NULL, &list, &buf, &len), 0);
+
+	/* Cut anywhere, including inside the count and inside an entry */
+	for (n = 0; n < len; n++) {
+		assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, n, &out),
+				 EMSGSIZE);
+		assert_null(out);
+	}
+
+	/* A count the buffer cannot hold: one more, and absurdly many */
+	h_put32(buf, 4);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out),
+			 EMSGSIZE);
+	h_put32(buf, 0xFFFFFFFF);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out),
+			 EMSGSIZE);
+	h_put32(buf, 0x08000000);	/* times 32 would wrap a u32 to 0 */
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out),
+			 EMSGSIZE);
+	/* ... and one that leaves an entry unread */
+	h_put32(buf, 2);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out),
+			 EMSGSIZE);
+	h_put32(buf, 3);
+
+	/* Trailing bytes: one, and a whole entry the count does not cover */
+	longer = talloc_zero_array(NULL, uint8_t, len + 32);
+	assert_non_null(longer);
+	memcpy(longer, buf, len);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, longer, len + 1, &out),
+			 EMSGSIZE);
+	memcpy(longer + len, buf + 4, 32);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, longer, len + 32,
+						  &out), EMSGSIZE);
+	h_put32(longer, 4);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, longer, len + 32,
+						  &out), 0);
+	assert_int_equal(out->num, 4);
+	TALLOC_FREE(out);
+	talloc_free(longer);
+
+	/* An address family that is neither IPv4 nor IPv6 */
+	h_put16(buf + 4 + 32 + 4, AF_UNIX);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out),
+			 EPROTO);
+	assert_null(out);
+	h_put16(buf + 4 + 32 + 4, 0);
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, buf, len, &out),
+			 EPROTO);
+	talloc_free(buf);
+}
+
+/*
+ * A GET_PUBLIC_IPS reply as ctdbd on x86-64 sends it, written out by
+ * hand: one address, 127.0.107.12, hosted by node 1.
+ */
+static void test_public_ips_wire_bytes(void **state)
+{
+	static const uint8_t reply[4 + 32] = {
+		0x01, 0x00, 0x00, 0x00,		/* num 1 */
+		0x01, 0x00, 0x00, 0x00,		/* pnn 1 */
+		0x02, 0x00,			/* AF_INET, host order */
+		0x00, 0x00,			/* port 0 */
+		0x7f, 0x00, 0x6b, 0x0c,		/* 127.0.107.12 */
+		/* sin_zero, then the rest of the 28 bytes */
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	};
+	struct ctdb_public_ip_list *out = NULL;
+	struct sockaddr_in sin;
+	char str[CTDB_ADDR_STRLEN];
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	/* The bytes above are in little-endian host order */
+	skip();
+#endif
+	assert_int_equal(ctdb_public_ip_list_pull(NULL, reply, sizeof(reply),
+						  &out), 0);
+	assert_int_equal(out->num, 1);
+	assert_int_equal(out->ip[0].pnn, 1);
+	assert_int_equal(out->ip[0].addr.ss_family, AF_INET);
+	memcpy(&sin, &out->ip[0].addr, sizeof(sin));
+	assert_int_equal(ntohl(sin.sin_addr.s_addr), 0x7f006b0c);
+	assert_int_equal(sin.sin_port, 0);
+	assert_string_equal(ctdb_sockaddr_string(&out->ip[0].addr, str),
+			    "127.0.107.12");
+	talloc_free(out);
+}
+
+static void test_sockaddr_string(void **state)
+{
+	struct sockaddr_storage ss = {
+		.ss_family = AF_UNIX,
+	};
+	char str[CTDB_ADDR_STRLEN];
+	struct sockaddr_in6 sin6 = {
+		.sin6_family = AF_INET6,
+	};
+
+	assert_string_equal(ctdb_sockaddr_string(&ss, str), "(family 1)");
+	/* A long IPv6 text form fits */
+	memset(&sin6.sin6_addr, 0xff, sizeof(sin6.sin6_addr));
+	memcpy(&ss, &sin6, sizeof(sin6));
+	assert_string_equal(ctdb_sockaddr_string(&ss, str),
+			    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+}
+
 struct rec_seen {
 	unsigned n;
 	struct ctdb_rec recs[4];
@@ -498,6 +702,10 @@ int main(void)
 		cmocka_unit_test(test_ltdb_header),
 		cmocka_unit_test(test_g_lock),
 		cmocka_unit_test(test_sockaddr_nodemap),
+		cmocka_unit_test(test_public_ips_round_trip),
+		cmocka_unit_test(test_public_ips_malformed),
+		cmocka_unit_test(test_public_ips_wire_bytes),
+		cmocka_unit_test(test_sockaddr_string),
 		cmocka_unit_test(test_rec_buffer),
 		cmocka_unit_test(test_schedule_for_deletion),
 		cmocka_unit_test(test_cltrack_msg),
