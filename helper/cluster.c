@@ -62,6 +62,8 @@ struct cluster_context {
 	uint64_t lift_remaining;	/* epoch-R records it saw */
 	struct tevent_req *nodemap_req;
 	struct ctdb_nodemap *nodemap;
+	struct tevent_req *ips_req;
+	struct ctdb_public_ip_list *ips;	/* NULL: not known yet */
 	struct tevent_req *versions_req;
 	uint64_t versions_start;	/* GraceStart count when last read */
 	int v40;			/* -1 unknown, 0, 1 */
@@ -83,6 +85,7 @@ static void cluster_tick(struct tevent_context *ev, struct tevent_timer *te,
 static void cluster_check(struct cluster_context *cl);
 static void cluster_restart_done(struct tevent_req *subreq);
 static void cluster_nodemap_done(struct tevent_req *subreq);
+static void cluster_ips_done(struct tevent_req *subreq);
 static void cluster_lift_done(struct grace_op *op,
 			      const struct grace_record *g,
 			      void *private_data);
@@ -307,17 +310,27 @@ static void cluster_end_kernel_grace(struct cluster_context *cl)
 static void cluster_try_lift(struct cluster_context *cl,
 			     const struct grace_record *g);
 
-/* The node map, for the lift and for "cltrack members", at most 1/tick */
+/*
+ * The node map and the public address map, for the barrier, the lift
+ * and "cltrack members", at most one request of each in flight
+ */
 static void cluster_refresh_nodemap(struct cluster_context *cl)
 {
-	if (cl->nodemap_req != NULL) {
-		return;
+	if (cl->nodemap_req == NULL) {
+		cl->nodemap_req = ctdb_client_nodemap_send(
+			cl, cl->ev, cl->client, CLUSTER_NODEMAP_MS);
+		if (cl->nodemap_req != NULL) {
+			tevent_req_set_callback(cl->nodemap_req,
+						cluster_nodemap_done, cl);
+		}
 	}
-	cl->nodemap_req = ctdb_client_nodemap_send(cl, cl->ev, cl->client,
-						   CLUSTER_NODEMAP_MS);
-	if (cl->nodemap_req != NULL) {
-		tevent_req_set_callback(cl->nodemap_req, cluster_nodemap_done,
-					cl);
+	if (cl->ips_req == NULL) {
+		cl->ips_req = ctdb_client_public_ips_send(
+			cl, cl->ev, cl->client, CLUSTER_NODEMAP_MS);
+		if (cl->ips_req != NULL) {
+			tevent_req_set_callback(cl->ips_req,
+						cluster_ips_done, cl);
+		}
 	}
 }
 
@@ -413,25 +426,60 @@ static void cluster_check(struct cluster_context *cl)
 	cluster_refresh_versions(cl);
 }
 
+static bool cluster_hosts_address(struct cluster_context *cl, uint32_t pnn)
+{
+	uint32_t i;
+
+	for (i = 0; cl->ips != NULL && i < cl->ips->num; i++) {
+		if (cl->ips->ip[i].pnn == pnn) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
- * The nodes that block the grace (model: grace_member_blocks): CTDB
- * counts them active, healthy and enabled.  Unhealthy and disabled nodes
- * host no public address.  Fills op->required; false without a node map.
+ * Model predicate grace_member_blocks: the nodes CTDB counts active that
+ * are healthy and enabled, or still host a public address (a slow node
+ * marked unhealthy keeps its clients until its addresses move).  Fills
+ * op->required, and op->hosts / op->unhosted from the public address map
+ * (grace_addresses_enforced).  False while either map is unknown.
  */
 static bool cluster_blocking(struct cluster_context *cl, struct grace_op *op)
 {
 	uint32_t i;
 
 	op->nrequired = 0;
-	if (cl->nodemap == NULL) {
+	op->nhosts = 0;
+	op->unhosted = false;
+	if (cl->nodemap == NULL || cl->ips == NULL) {
 		return false;
 	}
 	for (i = 0; i < cl->nodemap->num; i++) {
 		const struct ctdb_node *n = &cl->nodemap->nodes[i];
+		bool serving = (n->flags & (CTDB_NODE_UNHEALTHY |
+					    CTDB_NODE_PERMANENTLY_DISABLED)) == 0;
 
-		if ((n->flags & (CTDB_NODE_INACTIVE | CTDB_NODE_UNHEALTHY |
-				 CTDB_NODE_PERMANENTLY_DISABLED)) == 0) {
+		if (n->flags & CTDB_NODE_INACTIVE) {
+			continue;
+		}
+		if ((serving || cluster_hosts_address(cl, n->pnn)) &&
+		    op->nrequired < RECORD_MAX_MEMBERS) {
 			op->required[op->nrequired++] = n->pnn;
+		}
+	}
+	for (i = 0; i < cl->ips->num; i++) {
+		uint32_t pnn = cl->ips->ip[i].pnn;
+		uint32_t j;
+
+		if (pnn == CTDB_UNKNOWN_PNN) {
+			op->unhosted = true;
+			continue;
+		}
+		for (j = 0; j < op->nhosts && op->hosts[j] != pnn; j++) {
+		}
+		if (j == op->nhosts && op->nhosts < RECORD_MAX_MEMBERS) {
+			op->hosts[op->nhosts++] = pnn;
 		}
 	}
 	return true;
@@ -494,7 +542,8 @@ static void cluster_try_lift(struct cluster_context *cl,
 	}
 	/* on the local copy first; the transaction checks again */
 	if (!cluster_blocking(cl, &op) ||
-	    !grace_cluster_enforcing(g, op.required, op.nrequired)) {
+	    !grace_cluster_enforcing(g, op.required, op.nrequired) ||
+	    !grace_addresses_enforced(g, &op)) {
 		return;
 	}
 	cluster_fill_lost(cl, &op);
@@ -513,6 +562,24 @@ static void cluster_try_lift(struct cluster_context *cl,
 		cl->lift_remaining = remaining;
 		cl->stats.lift_attempts += 1;
 	}
+}
+
+static void cluster_ips_done(struct tevent_req *subreq)
+{
+	struct cluster_context *cl = tevent_req_callback_data(
+		subreq, struct cluster_context);
+	struct ctdb_public_ip_list *ips = NULL;
+	int ret;
+
+	ret = ctdb_client_public_ips_recv(subreq, cl, &ips);
+	TALLOC_FREE(subreq);
+	cl->ips_req = NULL;
+	if (ret != 0) {
+		D_INFO("GET_PUBLIC_IPS failed, ret=%d", ret);
+		return;
+	}
+	TALLOC_FREE(cl->ips);
+	cl->ips = ips;
 }
 
 static void cluster_nodemap_done(struct tevent_req *subreq)

@@ -709,6 +709,35 @@ bool grace_cluster_enforcing(const struct grace_record *g,
 }
 
 /*
+ * Every public address is on a node that enforces the grace: the clients
+ * behind it can reclaim.  Without it the leader could lift between a
+ * node's death and the takeover of its address, and purge the records of
+ * the clients behind it (model counterexample 5).  Model predicate
+ * grace_addresses_enforced.
+ */
+bool grace_addresses_enforced(const struct grace_record *g,
+			      const struct grace_op *op)
+{
+	uint32_t i;
+
+	if (op->unhosted) {
+		D_INFO("Grace: a public address has no node yet");
+		return false;
+	}
+	for (i = 0; i < op->nhosts; i++) {
+		const struct grace_member *m = grace_member_find(
+			g, op->hosts[i]);
+
+		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+			D_INFO("Grace: node %u hosts a public address but does "
+			       "not enforce yet", op->hosts[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * Every client finished its reclaim: no record of epoch R is left, and
  * every re-create of this grace is known to come from a v4.1+ client's
  * RECLAIM_COMPLETE (RECORD_F_SESSION).  A v4.0 client's record is
@@ -727,7 +756,8 @@ static bool grace_may_lift(const struct grace_txn *gt,
 	if (op->force) {
 		return true;
 	}
-	if (!grace_cluster_enforcing(&gt->g, op->required, op->nrequired)) {
+	if (!grace_cluster_enforcing(&gt->g, op->required, op->nrequired) ||
+	    !grace_addresses_enforced(&gt->g, op)) {
 		return false;
 	}
 	return grace_reclaim_finished(remaining) || gt->now >= gt->g.deadline;

@@ -109,6 +109,9 @@ struct grace_op {
 	uint32_t required[RECORD_MAX_MEMBERS];
 	uint32_t nlost;		/* LIFT, JOIN: nodes CTDB reports inactive */
 	uint32_t lost[RECORD_MAX_MEMBERS];
+	uint32_t nhosts;	/* LIFT: nodes that host a public address */
+	uint32_t hosts[RECORD_MAX_MEMBERS];
+	bool unhosted;		/* LIFT: a public address has no host */
 	int status;		/* result: 0 or -errno (e.g. -EACCES) */
 	uint32_t result;	/* GRACE_R_* */
 	uint64_t purged;	/* LIFT/GraceDone: records purged;
@@ -236,6 +239,13 @@ int grace_reclaim_traverse(struct store_context *store,
  */
 bool grace_cluster_enforcing(const struct grace_record *g,
 			     const uint32_t *required, uint32_t nrequired);
+
+/**
+ * @brief Is every public address on a node that enforces grace g?
+ * (op->hosts, op->unhosted: CTDB's public address map.)
+ */
+bool grace_addresses_enforced(const struct grace_record *g,
+			      const struct grace_op *op);
 
 /**
  * @brief Is rec reclaimable in grace g?

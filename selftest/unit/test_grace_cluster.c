@@ -612,6 +612,55 @@ static void test_v40_recreate_does_not_finish(void **state)
 	assert_int_equal(records(t), 1);
 }
 
+/*
+ * Model counterexample 5: node 2 dies in a grace; until its address is
+ * taken over by an enforcing node, the clients behind it cannot reclaim,
+ * so the lift must wait even at the deadline.
+ */
+static void test_lift_waits_for_address_takeover(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op op = {
+		.type = GRACE_OP_LIFT,
+		.nrequired = 2,
+		.required = { 0, 1 },
+		.nlost = 1,
+		.lost = { 2 },
+		.nhosts = 3,
+		.hosts = { 0, 1, 2 },	/* node 2's address not moved yet */
+	};
+	int i;
+
+	for (i = 0; i < NODES; i++) {
+		run(t, i, GRACE_OP_GRACE_START, NULL);
+	}
+	assert_int_equal(run_op(t, 0, op).status, -EAGAIN);
+	op.force = true;
+	assert_true(run_op(t, 0, op).result & GRACE_R_LIFTED);
+}
+
+static void test_addresses_enforced_predicate(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op op = {
+		.nhosts = 2,
+		.hosts = { 0, 2 },
+	};
+	struct grace_record g;
+
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	run(t, 1, GRACE_OP_GRACE_START, NULL);
+	g = epochs(t);
+	assert_false(grace_addresses_enforced(&g, &op));
+	op.hosts[1] = 1;
+	assert_true(grace_addresses_enforced(&g, &op));
+	op.unhosted = true;	/* an address no node holds */
+	assert_false(grace_addresses_enforced(&g, &op));
+	op.unhosted = false;
+	op.nhosts = 0;		/* no public address at all */
+	assert_true(grace_addresses_enforced(&g, &op));
+}
+
 static void test_cluster_enforcing_predicate(void **state)
 {
 	struct test_ctx *t = *state;
@@ -675,6 +724,11 @@ int main(void)
 			test_cluster_enforcing_predicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_v40_recreate_does_not_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_lift_waits_for_address_takeover,
+			setup_no_grace_time, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_addresses_enforced_predicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_every_node,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_reclaims,
