@@ -87,6 +87,7 @@ struct cld_context {
 	cld_barrier_fn barrier;
 	void *barrier_private;
 	bool session_only;	/* nfsd serves no NFSv4.0 */
+	uint32_t starts;	/* GraceStart upcalls not answered yet */
 	struct timespec held_since;
 };
 
@@ -143,6 +144,7 @@ static void cld_close(struct cld_context *cld)
 		D_NOTICE("nfsd went away while its GraceStart reply was held");
 		cld->stats.reply_held = false;
 	}
+	cld->starts = 0;
 	cld->stats.connected = false;
 }
 
@@ -455,6 +457,10 @@ static void cld_reply(struct cld_context *cld, const struct cld_msg *upcall,
 	if (status == -EREMOTEIO) {
 		cld->stats.store_errors += 1;
 	}
+	if (upcall->cmd == CLD_GRACE_START && cld->starts > 0) {
+		/* a GraceStart that failed: nfsd start goes on without it */
+		cld->starts -= 1;
+	}
 	D_DEBUG("%s xid=%u status=%d", cld_cmd_name(upcall->cmd),
 		upcall->xid, status);
 	cld_write(cld, buf, len);
@@ -694,6 +700,11 @@ bool cld_reply_held(struct cld_context *cld)
 	return cld->stats.reply_held;
 }
 
+bool cld_nfsd_starting(struct cld_context *cld)
+{
+	return cld->fd != -1 && cld->starts > 0;
+}
+
 void cld_set_barrier(struct cld_context *cld, cld_barrier_fn fn,
 		     void *private_data)
 {
@@ -725,6 +736,9 @@ static void cld_pump(struct cld_context *cld)
 			cld->stats.reclaim_sent = s->count;
 			cld->stats.reclaim_usec = cld_usec_since(&s->start);
 			talloc_free(s);
+			if (cld->starts > 0) {
+				cld->starts -= 1;
+			}
 			cld_write(cld, buf, len);
 			continue;
 		}
@@ -789,6 +803,7 @@ static void cld_dispatch(struct cld_context *cld, const struct cld_msg *msg)
 		cld_submit(cld, msg, GRACE_OP_CHECK);
 		break;
 	case CLD_GRACE_START:
+		cld->starts += 1;
 		cld_submit(cld, msg, GRACE_OP_GRACE_START);
 		break;
 	case CLD_GRACE_DONE:

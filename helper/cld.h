@@ -87,6 +87,12 @@ void cld_barrier_poll(struct cld_context *cld);
 void cld_set_v40(struct cld_context *cld, bool v40);
 
 /**
+ * @brief Is nfsd starting: a GraceStart upcall of the open pipe is not
+ * answered yet (its list is being read or sent, or its reply is held)?
+ */
+bool cld_nfsd_starting(struct cld_context *cld);
+
+/**
  * @brief Is a GraceStart reply held (this nfsd is starting)?
  */
 bool cld_reply_held(struct cld_context *cld);

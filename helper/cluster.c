@@ -67,6 +67,7 @@ struct cluster_context {
 	struct tevent_req *versions_req;
 	uint64_t versions_start;	/* GraceStart count when last read */
 	int v40;			/* -1 unknown, 0, 1 */
+	uint64_t unhosted_logged;	/* R whose un-hosted address was told */
 
 	struct cluster_stats stats;
 };
@@ -412,7 +413,9 @@ static void cluster_check(struct cluster_context *cl)
 		if (cl->not_enforcing_since == 0) {
 			cl->not_enforcing_since = time(NULL);
 		}
-		if (!cl->restarting && cl->restart_epoch != g.recovery) {
+		/* not while nfsd starts: its GraceStart joins (§5.13) */
+		if (!cl->restarting && cl->restart_epoch != g.recovery &&
+		    !cld_nfsd_starting(cl->d->cld)) {
 			cluster_restart_nfsd(cl, g.recovery);
 		}
 	} else {
@@ -528,6 +531,36 @@ static void cluster_fill_lost(struct cluster_context *cl,
 	}
 }
 
+/*
+ * An address that no node hosts holds the grace: its clients cannot
+ * reclaim anywhere, and a lift would purge them.  Say so, once per grace.
+ */
+static void cluster_log_unhosted(struct cluster_context *cl,
+				 const struct grace_record *g,
+				 const struct grace_op *op)
+{
+	char buf[CTDB_ADDR_STRLEN];
+	uint32_t i;
+
+	if (!op->unhosted || cl->unhosted_logged == g->recovery) {
+		return;
+	}
+	for (i = 0; i < cl->ips->num; i++) {
+		if (cl->ips->ip[i].pnn != CTDB_UNKNOWN_PNN) {
+			continue;
+		}
+		D_WARNING("Cluster grace of epoch %llu waits for public "
+			  "address %s, which no node hosts (ctdb ip); its "
+			  "clients cannot reclaim.  Make a node able to host "
+			  "it, or end the grace with cltrack grace lift "
+			  "--force, which purges the clients that did not "
+			  "reclaim", (unsigned long long)g->recovery,
+			  ctdb_sockaddr_string(&cl->ips->ip[i].addr, buf));
+		cl->unhosted_logged = g->recovery;
+		return;
+	}
+}
+
 static void cluster_try_lift(struct cluster_context *cl,
 			     const struct grace_record *g)
 {
@@ -542,8 +575,11 @@ static void cluster_try_lift(struct cluster_context *cl,
 	}
 	/* on the local copy first; the transaction checks again */
 	if (!cluster_blocking(cl, &op) ||
-	    !grace_cluster_enforcing(g, op.required, op.nrequired) ||
-	    !grace_addresses_enforced(g, &op)) {
+	    !grace_cluster_enforcing(g, op.required, op.nrequired)) {
+		return;
+	}
+	if (!grace_addresses_enforced(g, &op)) {
+		cluster_log_unhosted(cl, g, &op);
 		return;
 	}
 	cluster_fill_lost(cl, &op);
@@ -817,7 +853,7 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 static bool cluster_nfsd_serving(struct cluster_context *cl)
 {
 	return cld_get_stats(cl->d->cld)->connected &&
-	       !cld_reply_held(cl->d->cld) && !cl->restarting;
+	       !cld_nfsd_starting(cl->d->cld) && !cl->restarting;
 }
 
 /*

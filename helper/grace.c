@@ -652,6 +652,15 @@ static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
 	if (gt->g.recovery == 0) {
 		return 0;
 	}
+	m = member_get(gt, gt->pnn);
+	if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
+		/*
+		 * This kernel is not in the running grace: the GraceDone of
+		 * an older grace (its lift's v4_end_grace), arriving after a
+		 * new grace started.  cluster_check restarts it into this one.
+		 */
+		return 0;
+	}
 	ret = grace_txn_clients_traverse(txn, count_epoch_cb, &state);
 	if (ret != 0) {
 		return ret;
@@ -670,11 +679,8 @@ static int grace_member_done(struct store_txn *txn, struct grace_txn *gt,
 	      "reclaim; it must enter the grace again", gt->pnn,
 	      (unsigned long long)gt->g.recovery,
 	      (unsigned long long)state.count);
-	m = member_get(gt, gt->pnn);
-	if (m != NULL && (m->flags & GRACE_MEMBER_ENFORCING)) {
-		m->flags &= ~GRACE_MEMBER_ENFORCING;
-		gt->grace_dirty = true;
-	}
+	m->flags &= ~GRACE_MEMBER_ENFORCING;
+	gt->grace_dirty = true;
 	return 0;
 }
 

@@ -661,6 +661,27 @@ static void test_addresses_enforced_predicate(void **state)
 	assert_true(grace_addresses_enforced(&g, &op));
 }
 
+/* The GraceDone of a lifted grace may arrive after the next one started */
+static void test_late_gracedone_of_old_grace_is_harmless(void **state)
+{
+	struct test_ctx *t = *state;
+	struct grace_op r;
+
+	run(t, 0, GRACE_OP_CREATE, "a");
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	assert_true(lift(t, 0, true).result & GRACE_R_LIFTED);
+	run(t, 0, GRACE_OP_CREATE, "b");
+	run(t, 1, GRACE_OP_ADMIN_START, NULL);	/* the next grace */
+	r = run(t, 0, GRACE_OP_GRACE_DONE, NULL);	/* the old one's */
+	assert_int_equal(r.status, 0);
+	assert_false(r.result & GRACE_R_SAFETY);
+	/* once node 0 enforces the new grace, leaving it is unsafe */
+	run(t, 0, GRACE_OP_GRACE_START, NULL);
+	r = run(t, 0, GRACE_OP_GRACE_DONE, NULL);
+	assert_true(r.result & GRACE_R_SAFETY);
+	assert_false(enforcing(t, 0));
+}
+
 static void test_cluster_enforcing_predicate(void **state)
 {
 	struct test_ctx *t = *state;
@@ -729,6 +750,9 @@ int main(void)
 			setup_no_grace_time, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_addresses_enforced_predicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_late_gracedone_of_old_grace_is_harmless, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_every_node,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lift_waits_for_reclaims,
