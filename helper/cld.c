@@ -57,6 +57,7 @@ struct cld_stream {
 struct cld_upcall {
 	struct cld_context *cld;
 	struct cld_msg msg;
+	uint32_t gen;		/* the nfsd instance that sent it */
 };
 
 struct cld_context {
@@ -88,6 +89,19 @@ struct cld_context {
 	void *barrier_private;
 	bool session_only;	/* nfsd serves no NFSv4.0 */
 	uint32_t starts;	/* GraceStart upcalls not answered yet */
+	bool release_all;	/* shutting down: no reply is held */
+	void (*stopped_fn)(void *private_data);
+	void *stopped_private;
+
+	/*
+	 * The nfsd instance the upcalls in flight belong to: the pipe's
+	 * inode (a restarted nfsd makes a new pipe), bumped for each test
+	 * socket connection.  A reply to an upcall of an instance that is
+	 * gone is dropped.
+	 */
+	dev_t node_dev;
+	ino_t node_ino;
+	uint32_t gen;
 	struct timespec held_since;
 };
 
@@ -117,6 +131,25 @@ static int cld_destructor(struct cld_context *cld)
 	return 0;
 }
 
+/* The nfsd whose upcalls are in flight is gone: forget them */
+static void cld_forget_upcalls(struct cld_context *cld)
+{
+	while (cld->streams != NULL) {
+		struct cld_stream *s = cld->streams;
+
+		cld->streams = s->next;
+		talloc_free(s);
+	}
+	if (cld->stats.reply_held) {
+		D_NOTICE("nfsd went away while its GraceStart reply was held");
+		cld->stats.reply_held = false;
+	}
+	cld->starts = 0;
+	/* unknown until the new nfsd's versions are read */
+	cld->session_only = false;
+	cld->gen += 1;
+}
+
 static void cld_close(struct cld_context *cld)
 {
 	struct cld_out *o = NULL;
@@ -133,19 +166,19 @@ static void cld_close(struct cld_context *cld)
 		talloc_free(o);
 	}
 	cld->out_tail = NULL;
-	/* ... and so do the reclaim lists being sent (a new nfsd asks anew) */
-	while (cld->streams != NULL) {
-		struct cld_stream *s = cld->streams;
-
-		cld->streams = s->next;
-		talloc_free(s);
+	/*
+	 * A GraceStart list being sent, or its held reply, stays: if the
+	 * same pipe opens again (cld_open), the kernel still waits for it
+	 * (it matches downcalls by xid).  A new pipe, or a test socket,
+	 * means a new nfsd, and cld_open forgets them.
+	 */
+	if (cld->is_socket) {
+		cld_forget_upcalls(cld);
 	}
-	if (cld->stats.reply_held) {
-		D_NOTICE("nfsd went away while its GraceStart reply was held");
-		cld->stats.reply_held = false;
-	}
-	cld->starts = 0;
 	cld->stats.connected = false;
+	if (cld->stopped_fn != NULL) {
+		cld->stopped_fn(cld->stopped_private);
+	}
 }
 
 static void cld_schedule_retry(struct cld_context *cld)
@@ -205,6 +238,7 @@ static int cld_open(struct cld_context *cld)
 	};
 	struct stat sb;
 	bool is_socket;
+	bool had_fd;
 	int fd = -1;
 	int ret;
 
@@ -247,6 +281,7 @@ static int cld_open(struct cld_context *cld)
 
 	/* Queued replies go to the new file: the kernel matches by xid */
 	TALLOC_FREE(cld->fde);
+	had_fd = (cld->fd != -1);
 	if (cld->fd != -1) {
 		close(cld->fd);
 	}
@@ -263,6 +298,17 @@ static int cld_open(struct cld_context *cld)
 	}
 	cld->dev = sb.st_dev;
 	cld->ino = sb.st_ino;
+	if (is_socket || sb.st_dev != cld->node_dev ||
+	    sb.st_ino != cld->node_ino) {
+		/* a new nfsd: what the old one asked is void */
+		cld_forget_upcalls(cld);
+		cld->node_dev = sb.st_dev;
+		cld->node_ino = sb.st_ino;
+		if (had_fd && !is_socket && cld->stopped_fn != NULL) {
+			/* the old pipe went and came back in one go */
+			cld->stopped_fn(cld->stopped_private);
+		}
+	}
 	cld->stats.opens += 1;
 	cld->stats.connected = true;
 	cld->stats.is_socket = is_socket;
@@ -510,6 +556,7 @@ static int cld_submit(struct cld_context *cld, const struct cld_msg *msg,
 	}
 	up->cld = cld;
 	up->msg = *msg;
+	up->gen = cld->gen;
 	ret = batch_submit(cld->batch, &op, cld_op_done, up);
 	if (ret != 0) {
 		talloc_free(up);
@@ -661,7 +708,13 @@ static uint64_t cld_usec_since(const struct timespec *start)
  */
 static bool cld_barrier_passed(struct cld_context *cld, struct cld_stream *s)
 {
-	if (!cld->barrier(s->epoch, cld->barrier_private)) {
+	if (cld->release_all) {
+		if (cld->stats.reply_held) {
+			D_WARNING("GraceStart xid=%u: cltrackd stops, so nfsd "
+				  "serves now without waiting for the other "
+				  "nodes (it would wait for ever)", s->xid);
+		}
+	} else if (!cld->barrier(s->epoch, cld->barrier_private)) {
 		if (!cld->stats.reply_held) {
 			cld->stats.reply_held = true;
 			cld->stats.held_replies += 1;
@@ -681,6 +734,19 @@ static bool cld_barrier_passed(struct cld_context *cld, struct cld_stream *s)
 			 (unsigned long long)cld->stats.held_usec / 1000);
 	}
 	return true;
+}
+
+void cld_release_all(struct cld_context *cld)
+{
+	cld->release_all = true;
+	cld_barrier_poll(cld);
+}
+
+void cld_set_stopped_hook(struct cld_context *cld,
+			  void (*fn)(void *private_data), void *private_data)
+{
+	cld->stopped_fn = fn;
+	cld->stopped_private = private_data;
 }
 
 void cld_barrier_poll(struct cld_context *cld)
@@ -768,6 +834,16 @@ static void cld_op_done(struct grace_op *op, const struct grace_record *g,
 		private_data, struct cld_upcall);
 	struct cld_context *cld = up->cld;
 
+	if (up->gen != cld->gen) {
+		/*
+		 * Its nfsd is gone; the change is committed, and the stopped
+		 * hook's NFSD_STOPPED, queued after it, undoes what it must.
+		 */
+		D_INFO("%s xid=%u of an nfsd that is gone: no reply",
+		       cld_cmd_name(up->msg.cmd), up->msg.xid);
+		talloc_free(up);
+		return;
+	}
 	if (cld->hook != NULL && (up->msg.cmd == CLD_GRACE_START ||
 				  up->msg.cmd == CLD_GRACE_DONE ||
 				  (op->result & GRACE_R_RECLAIMED))) {
@@ -804,6 +880,8 @@ static void cld_dispatch(struct cld_context *cld, const struct cld_msg *msg)
 		break;
 	case CLD_GRACE_START:
 		cld->starts += 1;
+		/* a new nfsd start: which versions it serves is read anew */
+		cld->session_only = false;
 		cld_submit(cld, msg, GRACE_OP_GRACE_START);
 		break;
 	case CLD_GRACE_DONE:

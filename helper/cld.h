@@ -75,6 +75,18 @@ void cld_set_barrier(struct cld_context *cld, cld_barrier_fn fn,
 		     void *private_data);
 
 /**
+ * @brief cltrackd stops: send every held GraceStart reply now.  Nobody
+ * would send it later, and the kernel waits for it with nfsd_mutex held.
+ */
+void cld_release_all(struct cld_context *cld);
+
+/**
+ * @brief Call fn when the cld node goes away (nfsd stopped).
+ */
+void cld_set_stopped_hook(struct cld_context *cld,
+			  void (*fn)(void *private_data), void *private_data);
+
+/**
  * @brief Ask the barrier again for a held GraceStart reply.
  */
 void cld_barrier_poll(struct cld_context *cld);

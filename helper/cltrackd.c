@@ -301,6 +301,8 @@ int main(int argc, const char *argv[])
 			break;
 		}
 	}
+	/* A held GraceStart reply would never be sent by anyone else */
+	cld_release_all(d->cld);
 	/* Answer what is already committing before leaving */
 	while (batch_pending(d->batch) > 0) {
 		if (tevent_loop_once(d->ev) != 0) {

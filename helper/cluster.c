@@ -59,11 +59,13 @@ struct cluster_context {
 	time_t not_enforcing_since;
 	bool lift_pending;
 	struct grace_record lift_before;	/* the record a lift saw */
-	uint64_t lift_remaining;	/* epoch-R records it saw */
+	uint64_t lift_remaining;	/* epoch-R records it saw (clients
+					   that never reclaimed) */
 	struct tevent_req *nodemap_req;
 	struct ctdb_nodemap *nodemap;
 	struct tevent_req *ips_req;
 	struct ctdb_public_ip_list *ips;	/* NULL: not known yet */
+	bool ips_failing;
 	struct tevent_req *versions_req;
 	uint64_t versions_start;	/* GraceStart count when last read */
 	int v40;			/* -1 unknown, 0, 1 */
@@ -203,6 +205,18 @@ static void cluster_stopped_done(struct grace_op *op,
 				 const struct grace_record *g,
 				 void *private_data);
 
+static void cluster_gone_done(struct grace_op *op,
+			      const struct grace_record *g,
+			      void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+
+	if (op->status == 0 && g != NULL && op->purged > 0) {
+		cluster_broadcast(cl, CLUSTER_MSG_MEMBER, g->recovery);
+	}
+}
+
 /*
  * This node's nfsd must enter the running grace, or drop its state:
  * restart it.  First grace_nfsd_stopped (GRACE_OP_NFSD_STOPPED): the
@@ -245,6 +259,16 @@ static void cluster_stopped_done(struct grace_op *op,
 		private_data, struct cluster_context);
 	const struct cltrack_config *cfg = cl->d->config;
 
+	if (cld_nfsd_starting(cl->d->cld)) {
+		/*
+		 * nfsd started meanwhile (by its service manager, say): its
+		 * GraceStart, queued after this, joins the grace.  Restarting
+		 * it now would only wait for its start (nfsd_mutex).
+		 */
+		cl->restarting = false;
+		D_NOTICE("nfsd is starting already; not restarting it");
+		return;
+	}
 	if (op->status != 0 || g == NULL) {
 		cl->restarting = false;
 		cl->restart_epoch = 0;
@@ -345,6 +369,10 @@ static void cluster_versions_done(struct tevent_req *subreq)
 	ret = nfsd_versions_recv(subreq, &v40);
 	TALLOC_FREE(subreq);
 	cl->versions_req = NULL;
+	if (cld_get_stats(cl->d->cld)->upcalls[CLD_GRACE_START] !=
+	    cl->versions_start) {
+		return;		/* read for an nfsd start that is over */
+	}
 	if (ret != 0) {
 		D_INFO("Cannot read nfsd's versions, ret=%d; counting NFSv4.0 "
 		       "as served", ret);
@@ -373,7 +401,9 @@ static void cluster_refresh_versions(struct cluster_context *cl)
 	const struct cld_stats *cs = cld_get_stats(cl->d->cld);
 	uint64_t starts = cs->upcalls[CLD_GRACE_START];
 
-	if (cl->versions_req != NULL || !cs->connected || cs->reply_held ||
+	/* never while nfsd starts: the read would wait for nfsd_mutex */
+	if (cl->versions_req != NULL || !cs->connected ||
+	    cld_nfsd_starting(cl->d->cld) || cl->restarting ||
 	    (cl->v40 != -1 && starts == cl->versions_start)) {
 		return;
 	}
@@ -446,16 +476,24 @@ static bool cluster_hosts_address(struct cluster_context *cl, uint32_t pnn)
  * are healthy and enabled, or still host a public address (a slow node
  * marked unhealthy keeps its clients until its addresses move).  Fills
  * op->required, and op->hosts / op->unhosted from the public address map
- * (grace_addresses_enforced).  False while either map is unknown.
+ * (grace_addresses_enforced).  False while the node map is unknown, or
+ * the address map when need_ips (the lift: without it, it cannot tell
+ * where the clients are; the barrier then goes by the node map alone).
  */
-static bool cluster_blocking(struct cluster_context *cl, struct grace_op *op)
+static bool cluster_blocking(struct cluster_context *cl, struct grace_op *op,
+			     bool need_ips)
 {
+	static const struct ctdb_public_ip_list none = { .num = 0 };
+	const struct ctdb_public_ip_list *ips = cl->ips;
 	uint32_t i;
 
 	op->nrequired = 0;
 	op->nhosts = 0;
 	op->unhosted = false;
-	if (cl->nodemap == NULL || cl->ips == NULL) {
+	if (ips == NULL && !need_ips) {
+		ips = &none;
+	}
+	if (cl->nodemap == NULL || ips == NULL) {
 		return false;
 	}
 	for (i = 0; i < cl->nodemap->num; i++) {
@@ -471,8 +509,8 @@ static bool cluster_blocking(struct cluster_context *cl, struct grace_op *op)
 			op->required[op->nrequired++] = n->pnn;
 		}
 	}
-	for (i = 0; i < cl->ips->num; i++) {
-		uint32_t pnn = cl->ips->ip[i].pnn;
+	for (i = 0; i < ips->num; i++) {
+		uint32_t pnn = ips->ip[i].pnn;
 		uint32_t j;
 
 		if (pnn == CTDB_UNKNOWN_PNN) {
@@ -508,13 +546,17 @@ static bool cluster_barrier_release(uint64_t epoch, void *private_data)
 	if (grace_read(cl->d->store, &g) != 0) {
 		return false;
 	}
-	if (g.recovery == 0 || g.recovery != epoch) {
-		return true;
-	}
-	if (!cluster_blocking(cl, &op)) {
+	if (g.recovery != 0 && g.recovery == epoch &&
+	    (!cluster_blocking(cl, &op, false) ||
+	     !grace_cluster_enforcing(&g, op.required, op.nrequired))) {
 		return false;
 	}
-	return grace_cluster_enforcing(&g, op.required, op.nrequired);
+	/* nfsd serves next: learn its versions right after (§ v4.0) */
+	if (cl->soon == NULL) {
+		cl->soon = tevent_add_timer(cl->ev, cl, tevent_timeval_zero(),
+					    cluster_soon, cl);
+	}
+	return true;
 }
 
 /* Nodes CTDB reports inactive: their nfsd lost its state */
@@ -568,13 +610,14 @@ static void cluster_try_lift(struct cluster_context *cl,
 		.type = GRACE_OP_LIFT,
 	};
 	uint64_t remaining = 0;
+	uint64_t recovery = 0;
 	int ret;
 
 	if (cl->lift_pending) {
 		return;
 	}
 	/* on the local copy first; the transaction checks again */
-	if (!cluster_blocking(cl, &op) ||
+	if (!cluster_blocking(cl, &op, true) ||
 	    !grace_cluster_enforcing(g, op.required, op.nrequired)) {
 		return;
 	}
@@ -583,7 +626,8 @@ static void cluster_try_lift(struct cluster_context *cl,
 		return;
 	}
 	cluster_fill_lost(cl, &op);
-	ret = grace_count_unfinished(cl->d->store, g, &remaining);
+	ret = grace_count_unfinished(cl->d->store, g, &remaining,
+				     &recovery);
 	if (ret != 0) {
 		return;
 	}
@@ -595,7 +639,7 @@ static void cluster_try_lift(struct cluster_context *cl,
 	if (ret == 0) {
 		cl->lift_pending = true;
 		cl->lift_before = *g;
-		cl->lift_remaining = remaining;
+		cl->lift_remaining = recovery;
 		cl->stats.lift_attempts += 1;
 	}
 }
@@ -611,9 +655,15 @@ static void cluster_ips_done(struct tevent_req *subreq)
 	TALLOC_FREE(subreq);
 	cl->ips_req = NULL;
 	if (ret != 0) {
-		D_INFO("GET_PUBLIC_IPS failed, ret=%d", ret);
+		if (!cl->ips_failing) {
+			D_WARNING("Cannot read CTDB's public addresses "
+				  "(GET_PUBLIC_IPS), ret=%d; the leader lifts no "
+				  "grace until it can (ctdb ip shows them)", ret);
+		}
+		cl->ips_failing = true;
 		return;
 	}
+	cl->ips_failing = false;
 	TALLOC_FREE(cl->ips);
 	cl->ips = ips;
 }
@@ -812,6 +862,7 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 		.type = GRACE_OP_LIFT,
 		.force = force,
 	};
+	uint64_t unfinished = 0;
 	int ret;
 
 	if (cluster_pnn(cl) == CTDB_UNKNOWN_PNN ||
@@ -826,7 +877,7 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 	if (force) {
 		D_WARNING("Forced grace lift requested on the leader");
 	}
-	if (!cluster_blocking(cl, &op) && !force) {
+	if (!cluster_blocking(cl, &op, true) && !force) {
 		return EAGAIN;
 	}
 	cluster_fill_lost(cl, &op);
@@ -836,7 +887,7 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 	ret = grace_read(cl->d->store, &cl->lift_before);
 	if (ret == 0) {
 		ret = grace_count_unfinished(cl->d->store, &cl->lift_before,
-					   &cl->lift_remaining);
+					     &unfinished, &cl->lift_remaining);
 	}
 	if (ret != 0) {
 		return ret;
@@ -847,6 +898,29 @@ int cluster_grace_lift(struct cluster_context *cl, bool force,
 		cl->stats.lift_attempts += 1;
 	}
 	return ret;
+}
+
+/*
+ * Model action grace_nfsd_stopped, when cltrackd did not stop nfsd itself:
+ * the cld pipe went away, so nfsd stopped and lost its state.
+ */
+static void cluster_nfsd_gone(void *private_data)
+{
+	struct cluster_context *cl = talloc_get_type_abort(
+		private_data, struct cluster_context);
+	struct grace_op op = {
+		.type = GRACE_OP_NFSD_STOPPED,
+	};
+	int ret;
+
+	cl->joined_epoch = 0;
+	if (cl->restarting) {
+		return;		/* cluster_restart_nfsd did it */
+	}
+	ret = batch_submit(cl->d->batch, &op, cluster_gone_done, cl);
+	if (ret != 0) {
+		D_ERR("Cannot record that nfsd stopped, ret=%d", ret);
+	}
 }
 
 /* nfsd runs and serves: its cld pipe is open and it is not starting */
@@ -995,6 +1069,7 @@ int cluster_init(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		return ENOMEM;
 	}
 	cld_set_barrier(daemon->cld, cluster_barrier_release, cl);
+	cld_set_stopped_hook(daemon->cld, cluster_nfsd_gone, cl);
 	*result = cl;
 	return 0;
 }

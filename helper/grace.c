@@ -617,7 +617,8 @@ static int count_epoch_cb(const uint8_t *key, size_t keylen,
 }
 
 int grace_count_unfinished(struct store_context *store,
-			   const struct grace_record *g, uint64_t *count)
+			   const struct grace_record *g, uint64_t *count,
+			   uint64_t *recovery)
 {
 	struct count_epoch_state state = {
 		.epoch = g->recovery,
@@ -626,11 +627,17 @@ int grace_count_unfinished(struct store_context *store,
 	int ret;
 
 	*count = 0;
+	if (recovery != NULL) {
+		*recovery = 0;
+	}
 	if (g->recovery == 0) {
 		return 0;
 	}
 	ret = grace_clients_traverse(store, count_epoch_cb, &state);
 	*count = state.count + state.unfinished;
+	if (recovery != NULL) {
+		*recovery = state.count;
+	}
 	return ret;
 }
 

@@ -210,9 +210,11 @@ const struct grace_member *grace_member_find(const struct grace_record *g,
  * @brief Count, in the local copy, the clients whose reclaim is not
  * known to be finished: records of epoch R, and re-creates of this grace
  * without RECORD_F_SESSION (a v4.0 client may still reclaim locks).
+ * *recovery, if not NULL, gets the first kind alone.
  */
 int grace_count_unfinished(struct store_context *store,
-			   const struct grace_record *g, uint64_t *count);
+			   const struct grace_record *g, uint64_t *count,
+			   uint64_t *recovery);
 
 /**
  * @brief Read the grace record from the local copy (no transaction).

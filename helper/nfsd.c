@@ -88,8 +88,30 @@ static void nfsd_restart_timeout(struct tevent_context *ev,
 				 struct tevent_timer *te, struct timeval now,
 				 void *private_data);
 
+/*
+ * Children killed but not reaped yet.  A child stuck in the kernel (in
+ * mutex_lock(&nfsd_mutex), say) does not die of SIGKILL until it gets
+ * the mutex, and cltrackd must not wait for it: it is reaped later.
+ */
+#define NFSD_ORPHANS_MAX 16
+static pid_t nfsd_orphans[NFSD_ORPHANS_MAX];
+
+static void nfsd_reap_orphans(void)
+{
+	int i;
+
+	for (i = 0; i < NFSD_ORPHANS_MAX; i++) {
+		if (nfsd_orphans[i] > 0 &&
+		    waitpid(nfsd_orphans[i], NULL, WNOHANG) != 0) {
+			nfsd_orphans[i] = 0;
+		}
+	}
+}
+
 static int nfsd_restart_state_destructor(struct nfsd_restart_state *state)
 {
+	int i;
+
 	TALLOC_FREE(state->fde);
 	if (state->fd != -1) {
 		close(state->fd);
@@ -97,10 +119,38 @@ static int nfsd_restart_state_destructor(struct nfsd_restart_state *state)
 	}
 	if (state->pid > 0) {
 		kill(-state->pid, SIGKILL);
-		waitpid(state->pid, NULL, 0);
+		if (waitpid(state->pid, NULL, WNOHANG) == 0) {
+			for (i = 0; i < NFSD_ORPHANS_MAX; i++) {
+				if (nfsd_orphans[i] <= 0) {
+					nfsd_orphans[i] = state->pid;
+					break;
+				}
+			}
+			if (i == NFSD_ORPHANS_MAX) {
+				D_WARNING("More than %d killed children are "
+					  "stuck in the kernel; pid %d stays a "
+					  "zombie when it dies",
+					  NFSD_ORPHANS_MAX, (int)state->pid);
+			}
+		}
 		state->pid = -1;
 	}
 	return 0;
+}
+
+/* The child starts clean: default signal handling, nothing blocked */
+static void nfsd_child_signals(void)
+{
+	sigset_t none;
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP) {
+			signal(sig, SIG_DFL);
+		}
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* The child of nfsd_versions_send: copy the file to stdout */
@@ -150,6 +200,7 @@ static struct tevent_req *nfsd_child_send(TALLOC_CTX *mem_ctx,
 		tevent_req_error(req, ENOENT);
 		return tevent_req_post(req, ev);
 	}
+	nfsd_reap_orphans();
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		tevent_req_error(req, errno);
 		return tevent_req_post(req, ev);
@@ -166,6 +217,7 @@ static struct tevent_req *nfsd_child_send(TALLOC_CTX *mem_ctx,
 	if (state->pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
 
+		nfsd_child_signals();
 		setpgid(0, 0);
 		if (devnull != -1) {
 			dup2(devnull, 0);

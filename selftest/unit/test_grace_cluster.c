@@ -631,12 +631,21 @@ static void test_lift_waits_for_address_takeover(void **state)
 	};
 	int i;
 
+	run(t, 2, GRACE_OP_CREATE, "behind-a2");
 	for (i = 0; i < NODES; i++) {
 		run(t, i, GRACE_OP_GRACE_START, NULL);
 	}
+	/* the deadline has passed (grace time 0), yet the lift waits */
 	assert_int_equal(run_op(t, 0, op).status, -EAGAIN);
-	op.force = true;
+	assert_false(enforcing(t, 2));
+	/* node 1 takes the address over; the client reclaims there */
+	op.nhosts = 2;
+	op.hosts[2] = 0;
+	op.nlost = 0;
+	run(t, 1, GRACE_OP_CREATE, "behind-a2");
 	assert_true(run_op(t, 0, op).result & GRACE_R_LIFTED);
+	assert_int_equal(t->last.purged, 0);
+	assert_int_equal(records(t), 1);
 }
 
 static void test_addresses_enforced_predicate(void **state)
