@@ -482,7 +482,10 @@ inline grace_create(c, n, session)
 	:: !grace ->
 		rec[c] = CC; fin[c] = 0; by[c] = 0
 #ifndef BROKEN_WINDOW_CREATE_IN_C
-	:: grace && !ENF(n) ->
+	:: grace && !ENF(n) && (rec[c] == RR || rec[c] == CR) ->
+		/* already reclaimable and in every list: left as it is */
+		skip
+	:: grace && !ENF(n) && rec[c] != RR && rec[c] != CR ->
 		/*
 		 * n's nfsd is not in this grace yet: this state dies when it
 		 * joins, so it must be reclaimable.  The lists already sent
@@ -594,8 +597,9 @@ inline nfsd_restart(n)
  */
 inline grace_releaseip(n)
 {
+	/* an nfsd still starting (K_WAIT) holds no state: left alone */
 	if
-	:: ks[n] == K_WAIT || ks[n] == K_GRACE || ks[n] == K_OUT ->
+	:: ks[n] == K_GRACE || ks[n] == K_OUT ->
 		nfsd_restart(n)
 	:: else -> skip
 	fi
@@ -737,7 +741,13 @@ end:
 	:: d_step { up[n] && conn[n] && ks[n] == K_START && !hung[n] ->
 		printf("ACT node%d grace_enforce\n", n);
 		grace_enforce(n) }
-	:: d_step { up[n] && ks[n] == K_WAIT && (!grace || CLUSTER_ENF) ->
+	/*
+	 * cltrackd also lets a reply of an older grace go (!kcur): a real
+	 * kernel cannot be restarted while its start waits; the step below
+	 * then restarts it into the running grace.
+	 */
+	:: d_step { up[n] && ks[n] == K_WAIT &&
+		    (!grace || !kcur[n] || CLUSTER_ENF) ->
 		printf("ACT node%d grace_barrier_release\n", n);
 		ks[n] = K_GRACE;
 		if
