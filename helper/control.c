@@ -399,7 +399,8 @@ static void control_status(struct control_conn *conn,
 						"ENFORCING" : "-",
 						(m->flags & GRACE_MEMBER_NEED) ?
 						",NEED" : "",
-						"",
+						(m->flags & GRACE_MEMBER_STALE) ?
+						",STALE" : "",
 						nf == 0xffffffff ? "?" :
 						(nf & 0x1) ? "DISCONNECTED" :
 						(nf & 0x38) ? "INACTIVE" :
