@@ -767,166 +767,168 @@ int ctdb_client_call_recv(struct tevent_req *req, int32_t *status)
 }
 
 /*
- * Node map
+ * Controls that read something: the node map, the public addresses.  One
+ * request shape, with the reply decoded by the control's pull function.
  */
 
-struct ctdb_client_nodemap_state {
-	struct ctdb_nodemap *map;
+typedef int (*ctdb_client_pull_fn)(TALLOC_CTX *mem_ctx, const uint8_t *buf,
+				   size_t buflen, void **result);
+
+struct ctdb_client_query_state {
+	const char *name;
+	ctdb_client_pull_fn pull;
+	void *result;
 };
 
-static void ctdb_client_nodemap_done(struct tevent_req *subreq);
+static void ctdb_client_query_done(struct tevent_req *subreq);
+
+static struct tevent_req *ctdb_client_query_send(TALLOC_CTX *mem_ctx,
+						 struct tevent_context *ev,
+						 struct ctdb_client *client,
+						 uint32_t opcode,
+						 const char *name,
+						 ctdb_client_pull_fn pull,
+						 uint32_t timeout_ms)
+{
+	struct tevent_req *req = NULL;
+	struct tevent_req *subreq = NULL;
+	struct ctdb_client_query_state *state = NULL;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct ctdb_client_query_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->name = name;
+	state->pull = pull;
+	/* srvid and flags 0: for GET_PUBLIC_IPS every configured address,
+	   as "ctdb ip" asks (see the header) */
+	subreq = ctdb_client_control_send(state, ev, client,
+					  CTDB_CURRENT_NODE, opcode, 0, 0,
+					  NULL, 0, timeout_ms);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, ctdb_client_query_done, req);
+	return req;
+}
+
+static void ctdb_client_query_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(
+		subreq, struct tevent_req);
+	struct ctdb_client_query_state *state = tevent_req_data(
+		req, struct ctdb_client_query_state);
+	uint8_t *data = NULL;
+	size_t datalen = 0;
+	int32_t status;
+	int ret;
+
+	ret = ctdb_client_control_recv(subreq, state, &status, &data,
+				       &datalen, NULL);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		tevent_req_error(req, ret);
+		return;
+	}
+	if (status != 0) {
+		D_ERR("ctdb: %s failed, status=%d", state->name, status);
+		tevent_req_error(req, EIO);
+		return;
+	}
+	ret = state->pull(state, data, datalen, &state->result);
+	if (ret != 0) {
+		D_ERR("ctdb: malformed %s reply (%zu bytes), ret=%d",
+		      state->name, datalen, ret);
+		tevent_req_error(req, ret);
+		return;
+	}
+	tevent_req_done(req);
+}
+
+static int ctdb_client_query_recv(struct tevent_req *req,
+				  TALLOC_CTX *mem_ctx, void **result)
+{
+	struct ctdb_client_query_state *state = tevent_req_data(
+		req, struct ctdb_client_query_state);
+	int err;
+
+	if (tevent_req_is_errno(req, &err)) {
+		return err;
+	}
+	*result = talloc_move(mem_ctx, &state->result);
+	return 0;
+}
+
+static int ctdb_client_nodemap_pull(TALLOC_CTX *mem_ctx, const uint8_t *buf,
+				    size_t buflen, void **result)
+{
+	struct ctdb_nodemap *map = NULL;
+	int ret;
+
+	ret = ctdb_nodemap_pull(mem_ctx, buf, buflen, &map);
+	*result = map;
+	return ret;
+}
 
 struct tevent_req *ctdb_client_nodemap_send(TALLOC_CTX *mem_ctx,
 					    struct tevent_context *ev,
 					    struct ctdb_client *client,
 					    uint32_t timeout_ms)
 {
-	struct tevent_req *req = NULL;
-	struct tevent_req *subreq = NULL;
-	struct ctdb_client_nodemap_state *state = NULL;
-
-	req = tevent_req_create(mem_ctx, &state,
-				struct ctdb_client_nodemap_state);
-	if (req == NULL) {
-		return NULL;
-	}
-	subreq = ctdb_client_control_send(state, ev, client,
-					  CTDB_CURRENT_NODE,
-					  CTDB_CONTROL_GET_NODEMAP, 0, 0,
-					  NULL, 0, timeout_ms);
-	if (tevent_req_nomem(subreq, req)) {
-		return tevent_req_post(req, ev);
-	}
-	tevent_req_set_callback(subreq, ctdb_client_nodemap_done, req);
-	return req;
-}
-
-static void ctdb_client_nodemap_done(struct tevent_req *subreq)
-{
-	struct tevent_req *req = tevent_req_callback_data(
-		subreq, struct tevent_req);
-	struct ctdb_client_nodemap_state *state = tevent_req_data(
-		req, struct ctdb_client_nodemap_state);
-	uint8_t *data = NULL;
-	size_t datalen = 0;
-	int32_t status;
-	int ret;
-
-	ret = ctdb_client_control_recv(subreq, state, &status, &data,
-				       &datalen, NULL);
-	TALLOC_FREE(subreq);
-	if (ret != 0) {
-		tevent_req_error(req, ret);
-		return;
-	}
-	if (status != 0) {
-		tevent_req_error(req, EIO);
-		return;
-	}
-	ret = ctdb_nodemap_pull(state, data, datalen, &state->map);
-	if (ret != 0) {
-		tevent_req_error(req, ret);
-		return;
-	}
-	tevent_req_done(req);
+	return ctdb_client_query_send(mem_ctx, ev, client,
+				      CTDB_CONTROL_GET_NODEMAP, "GET_NODEMAP",
+				      ctdb_client_nodemap_pull, timeout_ms);
 }
 
 int ctdb_client_nodemap_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 			     struct ctdb_nodemap **map)
 {
-	struct ctdb_client_nodemap_state *state = tevent_req_data(
-		req, struct ctdb_client_nodemap_state);
-	int err;
+	void *result = NULL;
+	int ret;
 
-	if (tevent_req_is_errno(req, &err)) {
-		return err;
+	ret = ctdb_client_query_recv(req, mem_ctx, &result);
+	if (ret == 0) {
+		*map = result;
 	}
-	*map = talloc_move(mem_ctx, &state->map);
-	return 0;
+	return ret;
 }
 
-/*
- * Public addresses
- */
+static int ctdb_client_public_ips_pull(TALLOC_CTX *mem_ctx,
+				       const uint8_t *buf, size_t buflen,
+				       void **result)
+{
+	struct ctdb_public_ip_list *list = NULL;
+	int ret;
 
-struct ctdb_client_public_ips_state {
-	struct ctdb_public_ip_list *list;
-};
-
-static void ctdb_client_public_ips_done(struct tevent_req *subreq);
+	ret = ctdb_public_ip_list_pull(mem_ctx, buf, buflen, &list);
+	*result = list;
+	return ret;
+}
 
 struct tevent_req *ctdb_client_public_ips_send(TALLOC_CTX *mem_ctx,
 					       struct tevent_context *ev,
 					       struct ctdb_client *client,
 					       uint32_t timeout_ms)
 {
-	struct tevent_req *req = NULL;
-	struct tevent_req *subreq = NULL;
-	struct ctdb_client_public_ips_state *state = NULL;
-
-	req = tevent_req_create(mem_ctx, &state,
-				struct ctdb_client_public_ips_state);
-	if (req == NULL) {
-		return NULL;
-	}
-	/* flags 0: every configured address, as "ctdb ip" asks (header) */
-	subreq = ctdb_client_control_send(state, ev, client,
-					  CTDB_CURRENT_NODE,
-					  CTDB_CONTROL_GET_PUBLIC_IPS, 0, 0,
-					  NULL, 0, timeout_ms);
-	if (tevent_req_nomem(subreq, req)) {
-		return tevent_req_post(req, ev);
-	}
-	tevent_req_set_callback(subreq, ctdb_client_public_ips_done, req);
-	return req;
-}
-
-static void ctdb_client_public_ips_done(struct tevent_req *subreq)
-{
-	struct tevent_req *req = tevent_req_callback_data(
-		subreq, struct tevent_req);
-	struct ctdb_client_public_ips_state *state = tevent_req_data(
-		req, struct ctdb_client_public_ips_state);
-	uint8_t *data = NULL;
-	size_t datalen = 0;
-	int32_t status;
-	int ret;
-
-	ret = ctdb_client_control_recv(subreq, state, &status, &data,
-				       &datalen, NULL);
-	TALLOC_FREE(subreq);
-	if (ret != 0) {
-		tevent_req_error(req, ret);
-		return;
-	}
-	if (status != 0) {
-		D_ERR("ctdb: GET_PUBLIC_IPS failed, status=%d", status);
-		tevent_req_error(req, EIO);
-		return;
-	}
-	ret = ctdb_public_ip_list_pull(state, data, datalen, &state->list);
-	if (ret != 0) {
-		D_ERR("ctdb: malformed GET_PUBLIC_IPS reply (%zu bytes), "
-		      "ret=%d", datalen, ret);
-		tevent_req_error(req, ret);
-		return;
-	}
-	tevent_req_done(req);
+	return ctdb_client_query_send(mem_ctx, ev, client,
+				      CTDB_CONTROL_GET_PUBLIC_IPS,
+				      "GET_PUBLIC_IPS",
+				      ctdb_client_public_ips_pull, timeout_ms);
 }
 
 int ctdb_client_public_ips_recv(struct tevent_req *req,
 				TALLOC_CTX *mem_ctx,
 				struct ctdb_public_ip_list **list)
 {
-	struct ctdb_client_public_ips_state *state = tevent_req_data(
-		req, struct ctdb_client_public_ips_state);
-	int err;
+	void *result = NULL;
+	int ret;
 
-	if (tevent_req_is_errno(req, &err)) {
-		return err;
+	ret = ctdb_client_query_recv(req, mem_ctx, &result);
+	if (ret == 0) {
+		*list = result;
 	}
-	*list = talloc_move(mem_ctx, &state->list);
-	return 0;
+	return ret;
 }
 
 /*
