@@ -211,7 +211,7 @@ back_in_grace() {
 check "S7: the early kernel exit shows in cltrack status" \
 	wait_for 10 early_end_counted
 check "S7: that node's nfsd is put back into the grace" \
-	wait_for 20 back_in_grace
+	wait_for 40 back_in_grace
 for k in 0 1 2; do
 	reclaim_all "$k" c$k-1 c$k-2 c$k-3 >/dev/null 2>&1
 done
