@@ -430,6 +430,18 @@ static int grace_enforce(struct store_txn *txn, struct grace_txn *gt,
 }
 
 /*
+ * Cluster: member m's nfsd lost its state: it no longer enforces, and its
+ * re-creates of this grace go back to epoch R (*undone counts them).
+ */
+static int member_stop(struct store_txn *txn, struct grace_txn *gt,
+		       struct grace_member *m, uint64_t *undone)
+{
+	m->flags &= ~GRACE_MEMBER_ENFORCING;
+	gt->grace_dirty = true;
+	return epoch_sweep(txn, gt, SWEEP_UNDO_NODE, m->pnn, undone);
+}
+
+/*
  * Cluster: members that CTDB reports inactive lost their nfsd's state:
  * they no longer enforce, and the clients that reclaimed there must
  * reclaim again (RFC 7530 §9.6.3.4: a client that missed a grace must not
@@ -448,9 +460,7 @@ static int grace_member_lost(struct store_txn *txn, struct grace_txn *gt,
 		if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
 			continue;
 		}
-		m->flags &= ~GRACE_MEMBER_ENFORCING;
-		gt->grace_dirty = true;
-		ret = epoch_sweep(txn, gt, SWEEP_UNDO_NODE, m->pnn, &undone);
+		ret = member_stop(txn, gt, m, &undone);
 		if (ret != 0) {
 			return ret;
 		}
@@ -483,9 +493,7 @@ static int grace_nfsd_stopped(struct store_txn *txn, struct grace_txn *gt,
 	if (m == NULL || !(m->flags & GRACE_MEMBER_ENFORCING)) {
 		return 0;
 	}
-	m->flags &= ~GRACE_MEMBER_ENFORCING;
-	gt->grace_dirty = true;
-	ret = epoch_sweep(txn, gt, SWEEP_UNDO_NODE, gt->pnn, &undone);
+	ret = member_stop(txn, gt, m, &undone);
 	if (ret != 0) {
 		return ret;
 	}

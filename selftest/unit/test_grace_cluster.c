@@ -162,6 +162,20 @@ static struct grace_record epochs(struct test_ctx *t)
 	return g;
 }
 
+/* Pretend the running grace is old: its deadline has passed */
+static void expire_deadline(struct test_ctx *t)
+{
+	struct grace_record g = epochs(t);
+	uint8_t buf[RECORD_GRACE_FIXED +
+		    RECORD_MAX_MEMBERS * RECORD_MEMBER_SIZE];
+	size_t len;
+
+	g.deadline = 1;
+	len = grace_record_push(&g, buf, sizeof(buf));
+	assert_true(len > 0);
+	set_grace(t, buf, len);
+}
+
 static bool enforcing(struct test_ctx *t, uint32_t pnn)
 {
 	struct grace_record g = epochs(t);
@@ -419,25 +433,11 @@ static void test_lost_member_recreates_undone(void **state)
 static void test_takeip_extends_deadline(void **state)
 {
 	struct test_ctx *t = *state;
-	struct grace_record g;
 
 	run(t, 0, GRACE_OP_CREATE, "a");
 	run(t, 0, GRACE_OP_GRACE_START, NULL);
-	g = epochs(t);
-	/* pretend the grace is old: its deadline has passed */
-	g.deadline = 1;
-	{
-		struct grace_op op = {
-			.type = GRACE_OP_JOIN,
-		};
-		uint8_t buf[RECORD_GRACE_FIXED +
-			    RECORD_MAX_MEMBERS * RECORD_MEMBER_SIZE];
-		size_t len = grace_record_push(&g, buf, sizeof(buf));
-
-		assert_true(len > 0);
-		set_grace(t, buf, len);
-		run_op(t, 1, op);
-	}
+	expire_deadline(t);
+	run(t, 1, GRACE_OP_JOIN, NULL);
 	assert_true(epochs(t).deadline > (uint64_t)time(NULL));
 }
 
@@ -577,7 +577,6 @@ static void test_v40_recreate_does_not_finish(void **state)
 		.idlen = 3,
 		.id = "old",
 	};
-	struct grace_record g;
 	int i;
 
 	run_op(t, 0, v40);
@@ -597,16 +596,7 @@ static void test_v40_recreate_does_not_finish(void **state)
 	}
 	run_op(t, 0, v40);
 	assert_int_equal(lift(t, 2, false).status, -EAGAIN);
-	g = epochs(t);
-	g.deadline = 1;
-	{
-		uint8_t buf[RECORD_GRACE_FIXED +
-			    RECORD_MAX_MEMBERS * RECORD_MEMBER_SIZE];
-		size_t len = grace_record_push(&g, buf, sizeof(buf));
-
-		assert_true(len > 0);
-		set_grace(t, buf, len);
-	}
+	expire_deadline(t);
 	assert_true(lift(t, 2, false).result & GRACE_R_LIFTED);
 	assert_int_equal(t->last.purged, 0);
 	assert_int_equal(records(t), 1);
