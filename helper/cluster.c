@@ -55,7 +55,6 @@ struct cluster_context {
 	uint64_t joined_epoch;	/* R of the grace this node's nfsd is in */
 	uint64_t restart_epoch;	/* R this node's nfsd was restarted for */
 	bool restarting;	/* from NFSD_STOPPED to the command's end */
-	struct tevent_req *restart_req;
 	time_t not_enforcing_since;
 	bool lift_pending;
 	struct grace_record lift_before;	/* the record a lift saw */
@@ -205,6 +204,7 @@ static void cluster_stopped_done(struct grace_op *op,
 				 const struct grace_record *g,
 				 void *private_data);
 
+/* NFSD_STOPPED committed: re-creates went back to epoch R, tell the leader */
 static void cluster_gone_done(struct grace_op *op,
 			      const struct grace_record *g,
 			      void *private_data)
@@ -258,6 +258,7 @@ static void cluster_stopped_done(struct grace_op *op,
 	struct cluster_context *cl = talloc_get_type_abort(
 		private_data, struct cluster_context);
 	const struct cltrack_config *cfg = cl->d->config;
+	struct tevent_req *req = NULL;
 
 	if (cld_nfsd_starting(cl->d->cld)) {
 		/*
@@ -277,19 +278,16 @@ static void cluster_stopped_done(struct grace_op *op,
 		      "check tries again", op->status);
 		return;
 	}
-	if (op->purged > 0) {
-		/* re-creates went back to epoch R: the leader must look */
-		cluster_broadcast(cl, CLUSTER_MSG_MEMBER, g->recovery);
-	}
+	cluster_gone_done(op, g, cl);
 	cl->joined_epoch = 0;
-	cl->restart_req = nfsd_restart_send(cl, cl->ev, cfg->restart_command,
-					    cfg->restart_timeout);
-	if (cl->restart_req == NULL) {
+	req = nfsd_restart_send(cl, cl->ev, cfg->restart_command,
+				cfg->restart_timeout);
+	if (req == NULL) {
 		cl->restarting = false;
 		cl->stats.restart_failures += 1;
 		return;
 	}
-	tevent_req_set_callback(cl->restart_req, cluster_restart_done, cl);
+	tevent_req_set_callback(req, cluster_restart_done, cl);
 	cl->stats.restarts += 1;
 }
 
@@ -302,7 +300,6 @@ static void cluster_restart_done(struct tevent_req *subreq)
 
 	ret = nfsd_restart_recv(subreq, &status);
 	TALLOC_FREE(subreq);
-	cl->restart_req = NULL;
 	cl->restarting = false;
 	if (ret != 0 || status != 0) {
 		cl->stats.restart_failures += 1;
